@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { adminRoutes, type AdminDeps } from './admin/index.js';
+import { invalidRequest, notFound, type ProviderShape, TollgateError } from './errors.js';
+import { type HealthDeps, healthRoutes } from './health/index.js';
+import type { ProviderAdapter } from './providers/adapter.js';
+import { type ProxyDeps, type ProxyEnv, proxyHandler } from './proxy/handler.js';
+
+const VALID_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Accepts the worker's correlation id when it is valid (≤128 of [A-Za-z0-9._:-]), else makes one.
+ * @example app.use(correlationId())
+ */
+export const correlationId = ({ header = 'x-correlation-id', generate = randomUUID } = {}): MiddlewareHandler<ProxyEnv> =>
+  async function correlationId(c, next) {
+    const given = c.env.incoming.headers[header];
+    const id = typeof given === 'string' && VALID_ID.test(given) ? given : generate();
+    c.set('correlationId', id);
+    await next();
+  };
+
+/** Dot segments, encoded slashes/dots and backslashes never reach routing or an upstream. */
+const PATH_TRICK = /(?:^|\/)\.\.?(?:\/|$)|%2e|%2f|%5c|\\|%00/i;
+
+export const pathGuard = (): MiddlewareHandler<ProxyEnv> =>
+  async function pathGuard(c, next) {
+    const raw = c.env.incoming.url ?? '/';
+    const q = raw.indexOf('?');
+    const path = q === -1 ? raw : raw.slice(0, q);
+    if (PATH_TRICK.test(path) || path.includes('//')) {
+      throw invalidRequest('The request path contains dot segments, encoded separators or empty segments');
+    }
+    await next();
+  };
+
+const shapeOf = (path: string): ProviderShape => (path.startsWith('/llamaparse') ? 'llamaparse' : 'openai');
+
+export interface AppDeps {
+  proxy: ProxyDeps;
+  providers: readonly ProviderAdapter[];
+  admin: AdminDeps;
+  health: HealthDeps;
+  /** Prometheus text for GET /metrics. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
+  log: { error(obj: object, msg: string): void };
+}
+
+/** Builds the Hono app from already-built parts (testable without a socket). */
+export function createApp(deps: AppDeps): Hono<ProxyEnv> {
+  const app = new Hono<ProxyEnv>();
+  app.use('*', correlationId());
+  app.use('*', pathGuard());
+
+  app.route('/', healthRoutes(deps.health));
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    app.get('/metrics', async (c) => {
+      const m = await metrics();
+      return c.body(m.body, 200, { 'content-type': m.contentType });
+    });
+  }
+  app.route('/admin', adminRoutes(deps.admin));
+
+  for (const adapter of deps.providers) {
+    for (const route of adapter.routes) {
+      const path = adapter.prefix + route.pattern;
+      app.on(route.method, path, proxyHandler(deps.proxy, adapter, route, path));
+    }
+    const passthrough = { operation: 'passthrough', method: '*', pattern: '/*', body: 'stream', metered: false } as const;
+    app.all(`${adapter.prefix}/*`, proxyHandler(deps.proxy, adapter, passthrough, `${adapter.prefix}/*`));
+  }
+
+  app.notFound((c) => notFound(c.req.method, c.req.path).getResponse(shapeOf(c.req.path)));
+  app.onError((err, c) => {
+    const shape = shapeOf(c.req.path);
+    const headers = { 'x-correlation-id': c.get('correlationId') ?? '' };
+    if (err instanceof TollgateError) {
+      const res = err.getResponse(shape);
+      for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+      return res;
+    }
+    deps.log.error({ err, path: c.req.path }, 'unhandled error');
+    const res = new TollgateError(500, 'internal_error', 'The sidecar failed to handle this request').getResponse(shape);
+    for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+    return res;
+  });
+  return app;
+}

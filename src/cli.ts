@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, maskedEnv } from './config/index.js';
+
+const USAGE = `Usage: tollgate <command>
+
+Commands:
+  serve                          run the sidecar (default)
+  check-config                   validate the environment and config file; print the effective config (secrets masked)
+  costs [--window hour|day|month] [--json]
+                                 spend report from the configured state store
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'serve', ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { serve } = await import('./main.js');
+      await serve();
+      return -1;
+    }
+    case 'check-config': {
+      try {
+        const loaded = loadConfig({ env: process.env, cwd: process.cwd() });
+        process.stdout.write(
+          `${JSON.stringify({ env_file: loaded.envFile ?? null, config: maskedEnv(loaded.env) }, null, 2)}\n`,
+        );
+        return 0;
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          process.stderr.write(`tollgate: ${e.message}\n`);
+          return 2;
+        }
+        throw e;
+      }
+    }
+    case 'costs': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { window: { type: 'string', default: 'day' }, json: { type: 'boolean', default: false } },
+      });
+      const { costsCommand } = await import('./metering/cli.js');
+      return costsCommand({ window: values.window ?? 'day', json: values.json ?? false });
+    }
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      process.stderr.write(`tollgate: unknown command '${command}'\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`tollgate: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);

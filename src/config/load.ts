@@ -1,0 +1,105 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { type Config, type EnvRecord, envSchema, type FileConfig, fileSchema, SECRET_VARS, toConfig } from './schema.js';
+
+/** Invalid configuration: every bad variable or field, each with why. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly issues: string[];
+  constructor(issues: string[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.issues = issues;
+  }
+}
+
+export interface Loaded {
+  config: Config;
+  /** The validated variables (for display and change detection). */
+  env: EnvRecord;
+  /** The env file that was read, if any. */
+  envFile: string | undefined;
+}
+
+export interface LoadOptions {
+  /** The process environment; it wins over the env file. */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** Which env file to read: ENV_FILE, else .env.development when it exists. */
+export function envFilePath({ env = process.env, cwd = process.cwd() }: LoadOptions = {}): string | undefined {
+  if (env.ENV_FILE !== undefined) return env.ENV_FILE === '' ? undefined : resolve(cwd, env.ENV_FILE);
+  const fallback = resolve(cwd, '.env.development');
+  return existsSync(fallback) ? fallback : undefined;
+}
+
+const formatIssues = (issues: z.core.$ZodIssue[], prefix = '') =>
+  issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    return `${prefix}${path || '(root)'}: ${issue.message}`;
+  });
+
+function readConfigFile(path: string): FileConfig {
+  let raw: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    raw = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ConfigError([`CONFIG_FILE: cannot read ${path}: ${(e as Error).message}`]);
+  }
+  const parsed = fileSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, 'CONFIG_FILE '));
+  return parsed.data;
+}
+
+/**
+ * Reads the environment, the env file and CONFIG_FILE, and validates them.
+ * @throws ConfigError naming every bad variable or field.
+ */
+export function loadConfig(options: LoadOptions = {}): Loaded {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const envFile = envFilePath({ env, cwd });
+  let fromFile: Record<string, string> = {};
+  if (envFile !== undefined) {
+    try {
+      fromFile = parseDotenv(readFileSync(envFile));
+    } catch (e) {
+      throw new ConfigError([`ENV_FILE: cannot read ${envFile}: ${(e as Error).message}`]);
+    }
+  }
+  const merged: Record<string, string | undefined> = { ...fromFile };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v;
+
+  const parsed = envSchema.safeParse(merged);
+  const issues = parsed.success ? [] : formatIssues(parsed.error.issues);
+  let file: FileConfig = {};
+  const configFile = typeof merged.CONFIG_FILE === 'string' && merged.CONFIG_FILE !== '' ? merged.CONFIG_FILE : undefined;
+  if (configFile !== undefined) {
+    try {
+      file = readConfigFile(resolve(cwd, configFile));
+    } catch (e) {
+      if (e instanceof ConfigError) issues.push(...e.issues);
+      else throw e;
+    }
+  }
+  if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
+  return { config: toConfig(parsed.data, file), env: parsed.data, envFile };
+}
+
+/** Masks a secret for display: keeps its form (`sk-…`) and length class, never its value. */
+export function maskSecret(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const prefix = /^(sk-proj-|sk-|llx-)/.exec(value)?.[0] ?? '';
+  return `${prefix}****`;
+}
+
+/** The validated variables with secrets masked, for check-config and /admin/config. */
+export function maskedEnv(env: EnvRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...env };
+  for (const k of SECRET_VARS) if (out[k] !== undefined) out[k] = maskSecret(String(out[k]));
+  return out;
+}

@@ -1,0 +1,116 @@
+/**
+ * One error family for everything the sidecar itself answers. Each error has a stable
+ * `code` (documented in docs/errors.md) and renders in the calling provider's shape:
+ * OpenAI `{"error":{"message","type","param","code"}}`, LlamaCloud `{"detail","code"}`.
+ */
+
+export type ProviderShape = 'openai' | 'llamaparse';
+
+export type ErrorCode =
+  | 'invalid_json'
+  | 'invalid_request'
+  | 'unsupported_media_type'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'request_too_large'
+  | 'rate_limit_exceeded'
+  | 'budget_exceeded'
+  | 'unauthorized'
+  | 'upstream_unreachable'
+  | 'provider_unavailable'
+  | 'upstream_timeout'
+  | 'upstream_error'
+  | 'mock_fault'
+  | 'internal_error';
+
+/** OpenAI's `type` for each of our codes. */
+const OPENAI_TYPE: Record<ErrorCode, string> = {
+  invalid_json: 'invalid_request_error',
+  invalid_request: 'invalid_request_error',
+  unsupported_media_type: 'invalid_request_error',
+  not_found: 'invalid_request_error',
+  method_not_allowed: 'invalid_request_error',
+  request_too_large: 'invalid_request_error',
+  rate_limit_exceeded: 'requests',
+  budget_exceeded: 'insufficient_quota',
+  unauthorized: 'invalid_request_error',
+  upstream_unreachable: 'api_error',
+  provider_unavailable: 'api_error',
+  upstream_timeout: 'api_error',
+  upstream_error: 'api_error',
+  mock_fault: 'server_error',
+  internal_error: 'server_error',
+};
+
+export interface TollgateErrorOptions {
+  /** OpenAI `type`; defaults per code. */
+  type?: string;
+  param?: string | null;
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+export class TollgateError extends Error {
+  override readonly name: string = 'TollgateError';
+  readonly status: number;
+  readonly code: ErrorCode;
+  readonly type: string;
+  readonly param: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, code: ErrorCode, message: string, options: TollgateErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.status = status;
+    this.code = code;
+    this.type = options.type ?? OPENAI_TYPE[code];
+    this.param = options.param ?? null;
+    this.headers = options.headers ?? {};
+  }
+
+  /** The body in the provider's error shape. */
+  body(shape: ProviderShape): object {
+    if (shape === 'llamaparse') return { detail: this.message, code: this.code };
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+
+  /** Hono renders anything with getResponse(); the shape defaults to OpenAI's. */
+  getResponse(shape: ProviderShape = 'openai'): Response {
+    return new Response(JSON.stringify(this.body(shape)), {
+      status: this.status,
+      headers: { 'content-type': 'application/json', ...this.headers },
+    });
+  }
+}
+
+export const invalidJson = (detail: string) =>
+  new TollgateError(400, 'invalid_json', `We could not parse the JSON body of your request. (${detail})`);
+
+export const invalidRequest = (message: string, param: string | null = null) =>
+  new TollgateError(400, 'invalid_request', message, { param });
+
+export const notFound = (method: string, path: string) =>
+  new TollgateError(404, 'not_found', `Invalid URL (${method} ${path})`);
+
+export const methodNotAllowed = (method: string, path: string, allow: string[]) =>
+  new TollgateError(405, 'method_not_allowed', `Method ${method} is not allowed on ${path}`, {
+    headers: { allow: allow.join(', ') },
+  });
+
+export const unsupportedMediaType = (expected: string, got: string | undefined) =>
+  new TollgateError(415, 'unsupported_media_type', `Expected content-type ${expected}, got ${got ?? 'none'}`);
+
+export const requestTooLarge = (limit: number) =>
+  new TollgateError(413, 'request_too_large', `Request body is larger than the limit of ${limit} bytes`);
+
+export const upstreamUnreachable = (provider: string, cause?: unknown) =>
+  new TollgateError(502, 'upstream_unreachable', `Could not connect to the ${provider} upstream`, { cause });
+
+export const upstreamTimeout = (provider: string, cause?: unknown) =>
+  new TollgateError(504, 'upstream_timeout', `The ${provider} upstream did not answer in time`, { cause });
+
+export const providerUnavailable = (provider: string, retryAfterSeconds: number) =>
+  new TollgateError(503, 'provider_unavailable', `The ${provider} circuit is open after repeated failures`, {
+    headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+  });
+
+export const isTollgateError = (e: unknown): e is TollgateError => e instanceof TollgateError;

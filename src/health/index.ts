@@ -1,0 +1,44 @@
+import { Hono } from 'hono';
+
+export type CheckStatus = 'pass' | 'warn' | 'fail';
+
+/** One entry of draft-inadarei-api-health-check `checks`. */
+export interface Check {
+  componentId?: string;
+  componentType?: string;
+  status: CheckStatus;
+  observedValue?: number | string | boolean;
+  observedUnit?: string;
+  time: string;
+  output?: string;
+}
+
+export interface HealthDeps {
+  version: string;
+  /** Every component check, keyed 'openai:upstream', 'state:store', … */
+  checks: () => Record<string, Check[]>;
+  ready: () => { ready: boolean; reason?: string };
+}
+
+const worst = (statuses: CheckStatus[]): CheckStatus =>
+  statuses.includes('fail') ? 'fail' : statuses.includes('warn') ? 'warn' : 'pass';
+
+/** /livez, /readyz and /health. */
+export function healthRoutes(deps: HealthDeps): Hono {
+  const app = new Hono();
+  app.get('/livez', (c) => c.json({ status: 'pass' }));
+  app.get('/readyz', (c) => {
+    const r = deps.ready();
+    return c.json(r.ready ? { status: 'pass' } : { status: 'fail', output: r.reason }, r.ready ? 200 : 503);
+  });
+  app.get('/health', (c) => {
+    const checks = deps.checks();
+    const status = worst(Object.values(checks).flatMap((list) => list.map((ch) => ch.status)));
+    const body = JSON.stringify({ status, version: deps.version, serviceId: 'tollgate', checks });
+    return c.body(body, status === 'fail' ? 503 : 200, {
+      'content-type': 'application/health+json',
+      'cache-control': 'no-store',
+    });
+  });
+  return app;
+}

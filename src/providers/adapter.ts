@@ -1,0 +1,71 @@
+import type { Provider } from '../config/schema.js';
+import type { ProviderShape } from '../errors.js';
+import type { SseEvent } from '../proxy/sse.js';
+import type { MockSettings, ProviderMock } from './types.js';
+
+export interface RouteSpec {
+  /** Stable operation name, e.g. 'chat', 'parse.upload', or 'passthrough'. */
+  operation: string;
+  method: string;
+  /** Hono route pattern relative to the provider prefix. */
+  pattern: string;
+  /** 'json': read (capped), parsed, validated; 'stream': relayed as it arrives; 'none': no body. */
+  body: 'json' | 'stream' | 'none';
+  metered: boolean;
+}
+
+/** What a call consumed, as far as the response tells. */
+export interface Usage {
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  pages: number;
+  model?: string;
+  responseId?: string;
+  finishReasons?: string[];
+  /** LlamaParse tier, when known. */
+  tier?: string;
+  credits?: number;
+}
+
+export const emptyUsage = (): Usage => ({ inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, pages: 0 });
+
+export interface PreparedJson {
+  /** The body to send upstream (may differ from what the worker sent). */
+  body: unknown;
+  /** True when the sidecar asked for a usage chunk the worker did not ask for: strip it on the way back. */
+  stripUsage: boolean;
+}
+
+export interface MockOptions {
+  maxUploadBytes: number;
+  now?: () => number;
+}
+
+/**
+ * Everything the proxy needs to know about one provider: data and small functions.
+ * Adding a provider means one folder implementing this and one line in the registry.
+ */
+export interface ProviderAdapter {
+  name: Provider;
+  /** Public prefix on the sidecar, e.g. '/openai/v1'. */
+  prefix: string;
+  errorShape: ProviderShape;
+  /** Metered and known routes, most specific first; everything else under the prefix passes through. */
+  routes: RouteSpec[];
+  /** The path a mock sees for a path relative to the prefix. */
+  mockPath(rest: string): string;
+  /** Headers that carry the sidecar's key upstream. */
+  authHeaders(key: string): Record<string, string>;
+  createMock(settings: () => MockSettings, options: MockOptions): ProviderMock & { close?(): void };
+  /** The GenAI operation name (`chat`, `embeddings`, `parse`, …) for a route operation. */
+  genAiOperation(operation: string): string;
+  /** The model (or LlamaParse tier) the request names, if any. */
+  requestModel(operation: string, json: unknown): string | undefined;
+  /** Rewrites a JSON body before it goes upstream (e.g. asks for stream usage). */
+  prepareJson?(operation: string, json: unknown): PreparedJson | undefined;
+  /** Usage from a whole JSON response. */
+  usageFromJson(operation: string, body: unknown): Usage | undefined;
+  /** Folds one SSE event into the running usage; returns true when the event exists only for the injected usage. */
+  usageFromSse?(operation: string, event: SseEvent, usage: Usage): boolean;
+}

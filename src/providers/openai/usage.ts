@@ -1,0 +1,71 @@
+import type { SseEvent } from '../../proxy/sse.js';
+import { emptyUsage, type Usage } from '../adapter.js';
+
+type Obj = Record<string, unknown>;
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A count the provider reported; anything that is not a non-negative integer counts as absent. */
+const count = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
+
+function fromUsageObject(u: unknown, usage: Usage): boolean {
+  if (!isObject(u)) return false;
+  const input = count(u.prompt_tokens) ?? count(u.input_tokens);
+  if (input === undefined) return false;
+  usage.inputTokens = input;
+  const details = isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : u.input_tokens_details;
+  usage.cachedInputTokens = Math.min(input, isObject(details) ? (count(details.cached_tokens) ?? 0) : 0);
+  usage.outputTokens = count(u.completion_tokens) ?? count(u.output_tokens) ?? 0;
+  return true;
+}
+
+function finishReasons(choices: unknown): string[] | undefined {
+  if (!Array.isArray(choices)) return undefined;
+  const reasons = choices
+    .map((c) => (isObject(c) && typeof c.finish_reason === 'string' ? c.finish_reason : undefined))
+    .filter((r): r is string => r !== undefined);
+  return reasons.length > 0 ? reasons : undefined;
+}
+
+/** Usage from a whole JSON answer of chat, embeddings or responses. */
+export function usageFromJson(operation: string, body: unknown): Usage | undefined {
+  if (!isObject(body)) return undefined;
+  const usage = emptyUsage();
+  if (typeof body.model === 'string') usage.model = body.model;
+  if (typeof body.id === 'string') usage.responseId = body.id;
+  if (operation === 'chat') usage.finishReasons = finishReasons(body.choices);
+  if (operation === 'responses' && typeof body.status === 'string') usage.finishReasons = [body.status];
+  return fromUsageObject(body.usage, usage) ? usage : usage.model !== undefined ? usage : undefined;
+}
+
+/**
+ * Folds one SSE event of a chat or responses stream into `usage`. Returns true for the chat
+ * usage chunk (`choices: []` with `usage`), which is stripped when the sidecar injected it.
+ */
+export function usageFromSse(operation: string, event: SseEvent, usage: Usage): boolean {
+  if (event.data === '' || event.data === '[DONE]') return false;
+  let data: unknown;
+  try {
+    data = JSON.parse(event.data);
+  } catch {
+    return false;
+  }
+  if (!isObject(data)) return false;
+  if (operation === 'responses') {
+    const response = isObject(data.response) ? data.response : undefined;
+    if (response !== undefined) {
+      if (typeof response.model === 'string') usage.model = response.model;
+      if (typeof response.id === 'string') usage.responseId = response.id;
+      if (typeof response.status === 'string' && data.type !== 'response.created')
+        usage.finishReasons = [response.status];
+      fromUsageObject(response.usage, usage);
+    }
+    return false;
+  }
+  if (typeof data.model === 'string') usage.model = data.model;
+  if (typeof data.id === 'string') usage.responseId = data.id;
+  const reasons = finishReasons(data.choices);
+  if (reasons !== undefined) usage.finishReasons = [...(usage.finishReasons ?? []), ...reasons];
+  const usageOnly = Array.isArray(data.choices) && data.choices.length === 0 && isObject(data.usage);
+  if (isObject(data.usage)) fromUsageObject(data.usage, usage);
+  return usageOnly;
+}

@@ -1,0 +1,40 @@
+import type { Mode, Provider } from '../config/schema.js';
+import type { Usage } from '../providers/adapter.js';
+import type { FallbackReason } from '../routing/mode.js';
+
+/**
+ * What happened in one proxied call. Routing, limits and metering fill it in;
+ * telemetry turns it into a log line, metrics and span attributes.
+ */
+export interface CallRecord {
+  correlationId: string;
+  traceId: string;
+  spanId: string;
+  provider: Provider;
+  /** Route operation ('chat', 'embeddings', 'parse.upload', 'passthrough', …). */
+  operation: string;
+  /** GenAI operation name ('chat', 'embeddings', 'parse', …). */
+  genAiOperation: string;
+  /** Route template, e.g. 'POST /openai/v1/chat/completions'. */
+  route: string;
+  method: string;
+  path: string;
+  mode: Mode;
+  servedBy: 'real' | 'mock';
+  fallbackReason: FallbackReason | undefined;
+  model: string | undefined;
+  stream: boolean;
+  metered: boolean;
+  status: number;
+  /** Epoch ms. */
+  startedAt: number;
+  /** ms from start to the first body byte written to the worker. */
+  firstChunkMs: number | undefined;
+  durationMs: number;
+  usage: Usage | undefined;
+  costUsd: number | undefined;
+  /** A stable error code when the call failed (ours or the provider's status class). */
+  errorType: string | undefined;
+  /** The worker went away before the answer was complete. */
+  aborted: boolean;
+}

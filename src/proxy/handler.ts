@@ -1,0 +1,415 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import type { Context } from 'hono';
+import type { Config, Mode, Provider } from '../config/schema.js';
+import {
+  invalidJson,
+  invalidRequest,
+  notFound,
+  providerUnavailable,
+  TollgateError,
+  upstreamTimeout,
+  upstreamUnreachable,
+} from '../errors.js';
+import { emptyUsage, type ProviderAdapter, type RouteSpec, type Usage } from '../providers/adapter.js';
+import type { ProviderMock, ProviderReply } from '../providers/types.js';
+import type { CircuitBreaker } from '../routing/circuit.js';
+import { type FallbackReason, isMode, type ModeState } from '../routing/mode.js';
+import { cappedBody, readBody, type Spooled, spool } from './body.js';
+import type { CallRecord } from './call.js';
+import { continueTrace, downstreamHeaders, upstreamHeaders } from './headers.js';
+import { SseParser } from './sse.js';
+import { UpstreamFailure, type UpstreamResponse, type Upstreams } from './upstream.js';
+
+export interface ProxyDeps {
+  config: () => Config;
+  modes: ModeState;
+  circuits: Record<Provider, CircuitBreaker>;
+  upstreams: Upstreams;
+  mocks: Record<Provider, ProviderMock>;
+  /** False while background health probes say the provider is down (HYBRID treats it as an open circuit). */
+  providerHealthy?: (provider: Provider) => boolean;
+  /** Called once per call, when the answer is complete or abandoned. */
+  onCallEnd: (call: CallRecord) => void;
+  /** Logs an unexpected error (never shown to the worker). */
+  onError: (error: unknown, call: CallRecord) => void;
+}
+
+export type ProxyEnv = {
+  Bindings: { incoming: IncomingMessage; outgoing: ServerResponse };
+  Variables: { correlationId: string };
+};
+
+/** Bodies of non-streamed metered answers are held (to put the cost in a header) up to this size. */
+const HOLD_LIMIT = 8 * 1024 * 1024;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const headerValue = (h: string | string[] | number | undefined): string | undefined =>
+  Array.isArray(h) ? h[0] : h === undefined ? undefined : String(h);
+
+const isJsonType = (ct: string | undefined) => ct !== undefined && /^application\/(?:[\w.+-]+\+)?json\b/i.test(ct);
+const isSseType = (ct: string | undefined) => ct !== undefined && /^text\/event-stream\b/i.test(ct);
+
+const chunkBytes = (chunk: string | Uint8Array) =>
+  typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+
+async function* iterate(body: ProviderReply['body'] | Readable): AsyncIterable<string | Uint8Array> {
+  if (body === null || body === undefined) return;
+  if (typeof body === 'string' || body instanceof Uint8Array) {
+    yield body;
+    return;
+  }
+  yield* body as AsyncIterable<string | Uint8Array>;
+}
+
+/** Waits until the response can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * The proxy handler for one route of one provider: decides who answers (mode, circuit, fallback),
+ * relays the answer chunk by chunk, and reports a CallRecord. It writes to the Node response itself,
+ * so upstream bytes go out without being re-buffered.
+ */
+export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: RouteSpec, routePath: string) {
+  const provider = adapter.name;
+  const mock = () => deps.mocks[provider];
+
+  return async function proxy(c: Context<ProxyEnv>) {
+    const { incoming, outgoing } = c.env;
+    const cfg = deps.config();
+    const template = `${c.req.method} ${routePath}`;
+    const started = performance.now();
+    const trace = continueTrace(incoming.headers.traceparent);
+    const rawUrl = incoming.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const search = q === -1 ? '' : rawUrl.slice(q);
+    const rest = c.req.path.slice(adapter.prefix.length) || '/';
+    const call: CallRecord = {
+      correlationId: c.get('correlationId'),
+      traceId: trace.traceId,
+      spanId: trace.spanId,
+      provider,
+      operation: route.operation,
+      genAiOperation: adapter.genAiOperation(route.operation),
+      route: template,
+      method: c.req.method,
+      path: c.req.path,
+      mode: deps.modes.get(provider),
+      servedBy: 'mock',
+      fallbackReason: undefined,
+      model: undefined,
+      stream: false,
+      metered: route.metered,
+      status: 0,
+      startedAt: Date.now(),
+      firstChunkMs: undefined,
+      durationMs: 0,
+      usage: undefined,
+      costUsd: undefined,
+      errorType: undefined,
+      aborted: false,
+    };
+    const aborter = new AbortController();
+    const onClose = () => {
+      if (!outgoing.writableFinished) {
+        call.aborted = true;
+        aborter.abort();
+      }
+    };
+    outgoing.once('close', onClose);
+    let spooled: Spooled | undefined;
+
+    const ours = (): OutgoingHttpHeaders => {
+      const h: OutgoingHttpHeaders = {
+        'x-correlation-id': call.correlationId,
+        'x-tollgate-served-by': call.servedBy,
+        'x-tollgate-mode': call.mode,
+      };
+      if (call.fallbackReason !== undefined) h['x-tollgate-fallback'] = call.fallbackReason;
+      return h;
+    };
+
+    const writeWhole = (status: number, headers: OutgoingHttpHeaders, body: string | Uint8Array) => {
+      call.status = status;
+      headers['content-length'] = chunkBytes(body);
+      outgoing.writeHead(status, { ...headers, ...ours() });
+      call.firstChunkMs = performance.now() - started;
+      outgoing.end(body);
+    };
+
+    /** Relays a body chunk by chunk; `onChunk` may rewrite or drop (return undefined) a chunk. */
+    const relay = async (
+      status: number,
+      headers: OutgoingHttpHeaders,
+      body: AsyncIterable<string | Uint8Array>,
+      onChunk?: (chunk: string | Uint8Array) => string | Uint8Array | undefined,
+      onEnd?: () => string | undefined,
+    ) => {
+      call.status = status;
+      outgoing.writeHead(status, { ...headers, ...ours() });
+      // Streams start at once: the worker sees headers before the first chunk is ready.
+      if (!outgoing.headersSent) outgoing.flushHeaders();
+      for await (const chunk of body) {
+        if (outgoing.destroyed) break;
+        const out = onChunk ? onChunk(chunk) : chunk;
+        if (out === undefined || chunkBytes(out) === 0) continue;
+        call.firstChunkMs ??= performance.now() - started;
+        if (!outgoing.write(out)) await drained(outgoing);
+      }
+      const tail = onEnd?.();
+      if (tail && !outgoing.destroyed) outgoing.write(tail);
+      if (aborter.signal.aborted) return;
+      outgoing.end();
+    };
+
+    /** Delivers an answer (mock or upstream), metering it on the way. */
+    const deliver = async (
+      status: number,
+      headers: OutgoingHttpHeaders,
+      body: ProviderReply['body'] | Readable,
+      stripUsage: boolean,
+    ) => {
+      const ct = headerValue(headers['content-type']);
+      if (route.metered && isSseType(ct) && adapter.usageFromSse) {
+        call.stream = true;
+        const usage = emptyUsage();
+        call.usage = usage;
+        const parser = new SseParser();
+        const fold = adapter.usageFromSse.bind(adapter);
+        delete headers['content-length'];
+        if (!stripUsage) {
+          // The worker asked for everything: pass bytes through untouched, read usage alongside.
+          await relay(status, headers, iterate(body), (chunk) => {
+            for (const ev of parser.push(chunk)) fold(route.operation, ev, usage);
+            return chunk;
+          });
+          return;
+        }
+        // Relay event by event so the injected usage chunk (and its `usage: null` markers) can be removed.
+        await relay(
+          status,
+          headers,
+          iterate(body),
+          (chunk) => {
+            let out = '';
+            for (const ev of parser.push(chunk)) {
+              if (fold(route.operation, ev, usage)) continue;
+              out += ev.raw.includes('"usage":null') ? ev.raw.replace(/,\s*"usage":\s*null/g, '') : ev.raw;
+            }
+            return out;
+          },
+          () => parser.flush()?.raw,
+        );
+        return;
+      }
+      if (route.metered && isJsonType(ct)) {
+        // Hold small whole answers so the usage (and cost) is known before the headers go out.
+        const parts: (string | Uint8Array)[] = [];
+        let size = 0;
+        const it = iterate(body)[Symbol.asyncIterator]();
+        for (;;) {
+          const next = await it.next();
+          if (next.done) {
+            const text = parts.map((p) => (typeof p === 'string' ? p : Buffer.from(p).toString('utf8'))).join('');
+            try {
+              call.usage = adapter.usageFromJson(route.operation, JSON.parse(text));
+            } catch {
+              // Not JSON after all: relay as is, unmetered.
+            }
+            delete headers['content-encoding'];
+            writeWhole(status, headers, text);
+            return;
+          }
+          parts.push(next.value);
+          size += chunkBytes(next.value);
+          if (size > HOLD_LIMIT) break;
+        }
+        // Too large to hold: relay what we have and the rest as it comes.
+        await relay(status, headers, (async function* () {
+          yield* parts;
+          for (;;) {
+            const next = await it.next();
+            if (next.done) return;
+            yield next.value;
+          }
+        })());
+        return;
+      }
+      if (typeof body === 'string' || body instanceof Uint8Array) writeWhole(status, headers, body);
+      else if (body === null) writeWhole(status, headers, '');
+      else await relay(status, headers, iterate(body));
+    };
+
+    const sendError = (error: unknown) => {
+      if (outgoing.headersSent || outgoing.destroyed) {
+        // Once the first byte went out there is no clean way to report: cut the stream.
+        call.errorType ??= 'stream_interrupted';
+        outgoing.destroy();
+        return;
+      }
+      let err: TollgateError;
+      if (error instanceof TollgateError) err = error;
+      else {
+        deps.onError(error, call);
+        err = new TollgateError(500, 'internal_error', 'The sidecar failed to handle this request');
+      }
+      call.errorType = err.code;
+      writeWhole(err.status, { 'content-type': 'application/json', ...err.headers }, JSON.stringify(err.body(adapter.errorShape)));
+    };
+
+    try {
+      const headerMode = headerValue(incoming.headers['x-tollgate-mode']);
+      if (headerMode !== undefined && cfg.allowModeHeader) {
+        const m = headerMode.toLowerCase();
+        if (!isMode(m)) throw invalidRequest('x-tollgate-mode must be one of mock, real, hybrid', 'x-tollgate-mode');
+        call.mode = m;
+      }
+      const mode: Mode = call.mode;
+      call.servedBy = mode === 'mock' ? 'mock' : 'real';
+
+      let json: unknown;
+      let raw: Buffer | undefined;
+      if (route.body === 'json') {
+        const ct = headerValue(incoming.headers['content-type']);
+        if (ct !== undefined && !isJsonType(ct)) {
+          throw invalidRequest(`Content-Type must be application/json for ${template}, got ${ct}`, 'content-type');
+        }
+        raw = await readBody(incoming, cfg.maxBodyBytes);
+        try {
+          json = JSON.parse(raw.toString('utf8'));
+        } catch (e) {
+          throw invalidJson((e as Error).message);
+        }
+        if (!isObject(json)) throw invalidRequest('The request body must be a JSON object');
+        call.model = adapter.requestModel(route.operation, json);
+        call.stream = json.stream === true;
+      }
+      const uploadCap = provider === 'llamaparse' ? cfg.maxUploadBytes : cfg.maxBodyBytes;
+      const hasBody = route.body === 'stream' && incoming.method !== 'GET' && incoming.method !== 'HEAD';
+
+      // Streams are metered from the usage the answer carries: ask for it, strip it if the worker did not.
+      const prepared = json === undefined ? undefined : adapter.prepareJson?.(route.operation, json);
+
+      const serveMock = async (reason?: FallbackReason) => {
+        call.servedBy = 'mock';
+        call.fallbackReason = reason;
+        if (route.operation === 'passthrough') throw notFound(c.req.method, c.req.path);
+        const reply = await mock().handle({
+          operation: route.operation,
+          method: c.req.method,
+          path: adapter.mockPath(rest),
+          params: c.req.param() as Record<string, string>,
+          query: new URLSearchParams(search),
+          headers: incoming.headers,
+          json: prepared?.body ?? json,
+          body: hasBody ? (spooled ? spooled.open() : cappedBody(incoming, uploadCap)) : undefined,
+          signal: aborter.signal,
+          correlationId: call.correlationId,
+        });
+        await deliver(reply.status, { ...reply.headers }, reply.body, prepared?.stripUsage === true);
+      };
+
+      if (mode === 'mock') {
+        await serveMock();
+        return RESPONSE_ALREADY_SENT;
+      }
+
+      const pcfg = cfg.providers[provider];
+      const key = pcfg.apiKey;
+      if (mode === 'hybrid' && key === undefined && !cfg.forwardClientAuth) {
+        await serveMock('no_api_key');
+        return RESPONSE_ALREADY_SENT;
+      }
+      const circuit = deps.circuits[provider];
+      const healthy = deps.providerHealthy?.(provider) ?? true;
+      const permit = healthy || mode === 'real' ? circuit.tryAcquire() : { allowed: false, probe: false };
+      if (!permit.allowed) {
+        if (mode === 'hybrid') {
+          await serveMock('circuit_open');
+          return RESPONSE_ALREADY_SENT;
+        }
+        throw providerUnavailable(provider, circuit.retryAfterMs() / 1000);
+      }
+
+      const headers = upstreamHeaders(incoming.headers, cfg.forwardClientAuth);
+      if (!cfg.forwardClientAuth && key !== undefined) Object.assign(headers, adapter.authHeaders(key));
+      headers['x-correlation-id'] = call.correlationId;
+      headers.traceparent = trace.header;
+      if (route.metered) headers['accept-encoding'] = 'identity';
+      let body: Buffer | Readable | null = null;
+      if (raw !== undefined) {
+        body = prepared ? Buffer.from(JSON.stringify(prepared.body)) : raw;
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = String(body.length);
+      } else if (hasBody) {
+        if (mode === 'hybrid') {
+          spooled = await spool(incoming, uploadCap);
+          body = spooled.open();
+          headers['content-length'] = String(spooled.size);
+        } else {
+          body = cappedBody(incoming, uploadCap);
+          const declared = headerValue(incoming.headers['content-length']);
+          if (declared !== undefined) headers['content-length'] = declared;
+        }
+      }
+
+      let res: UpstreamResponse;
+      try {
+        res = await deps.upstreams.request(
+          provider,
+          { baseUrl: pcfg.upstreamUrl, connectTimeoutMs: cfg.upstream.connectTimeoutMs, timeoutMs: cfg.upstream.timeoutMs },
+          { method: c.req.method, path: rest + search, headers, body, signal: aborter.signal },
+        );
+      } catch (e) {
+        if (e instanceof UpstreamFailure) {
+          circuit.failure();
+          if (mode === 'hybrid' && !aborter.signal.aborted) {
+            await serveMock(e.reason);
+            return RESPONSE_ALREADY_SENT;
+          }
+          throw e.reason === 'upstream_timeout' ? upstreamTimeout(provider, e) : upstreamUnreachable(provider, e);
+        }
+        circuit.release(permit.probe);
+        throw e;
+      }
+      if (res.status >= 500) circuit.failure();
+      else circuit.success();
+      if (mode === 'hybrid' && (res.status >= 500 || res.status === 429)) {
+        res.body.destroy();
+        await serveMock(res.status === 429 ? 'upstream_429' : 'upstream_5xx');
+        return RESPONSE_ALREADY_SENT;
+      }
+      if (res.status >= 400) call.errorType = String(res.status);
+      await deliver(
+        res.status,
+        downstreamHeaders(res.headers, route.metered),
+        res.body,
+        prepared?.stripUsage === true,
+      );
+    } catch (e) {
+      if (!(aborter.signal.aborted && !(e instanceof TollgateError))) sendError(e);
+      else if (!outgoing.destroyed) outgoing.destroy();
+    } finally {
+      outgoing.off('close', onClose);
+      void spooled?.cleanup();
+      call.durationMs = performance.now() - started;
+      if (call.status === 0) call.status = 499;
+      deps.onCallEnd(call);
+    }
+    return RESPONSE_ALREADY_SENT;
+  };
+}
+
+export { emptyUsage, type Usage };

@@ -1,0 +1,115 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { Pool } from 'undici';
+import type { FallbackReason } from '../routing/mode.js';
+
+export interface UpstreamTarget {
+  /** e.g. https://api.openai.com/v1 */
+  baseUrl: string;
+  connectTimeoutMs: number;
+  timeoutMs: number;
+}
+
+export interface UpstreamRequest {
+  method: string;
+  /** Path relative to the base URL, starting with '/', query included. */
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer | Readable | null;
+  signal: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Readable & { dump?(opts?: { limit: number }): Promise<void> };
+}
+
+/** Why an upstream call produced no response, in the terms of the fallback reasons. */
+export class UpstreamFailure extends Error {
+  override readonly name = 'UpstreamFailure';
+  readonly reason: Extract<FallbackReason, 'upstream_unreachable' | 'upstream_timeout'>;
+  constructor(reason: UpstreamFailure['reason'], cause: unknown) {
+    super(reason, { cause });
+    this.reason = reason;
+  }
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** Maps a transport error to unreachable/timeout; anything else (an abort by the worker) is rethrown. */
+export function classify(error: unknown, timedOut: boolean): UpstreamFailure | undefined {
+  if (timedOut) return new UpstreamFailure('upstream_timeout', error);
+  const code = (error as { code?: string } | null)?.code;
+  if (code !== undefined && TIMEOUT_CODES.has(code)) return new UpstreamFailure('upstream_timeout', error);
+  if ((error as Error | null)?.name === 'AbortError') return undefined;
+  return new UpstreamFailure('upstream_unreachable', error);
+}
+
+/**
+ * Keep-alive connection pools to each provider's upstream (undici). The origin is fixed per pool,
+ * so nothing in a request can steer it to another host. A changed base URL (hot reload) gets a
+ * new pool; the old one drains.
+ */
+export class Upstreams {
+  readonly #pools = new Map<string, { key: string; pool: Pool; origin: string; basePath: string }>();
+
+  #pool(name: string, target: UpstreamTarget) {
+    const key = `${target.baseUrl}|${target.connectTimeoutMs}`;
+    const existing = this.#pools.get(name);
+    if (existing?.key === key) return existing;
+    if (existing) void existing.pool.close().catch(() => {});
+    const url = new URL(target.baseUrl);
+    const entry = {
+      key,
+      origin: url.origin,
+      basePath: url.pathname.replace(/\/+$/, ''),
+      pool: new Pool(url.origin, {
+        connections: 256,
+        pipelining: 1,
+        connectTimeout: target.connectTimeoutMs,
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 600_000,
+      }),
+    };
+    this.#pools.set(name, entry);
+    return entry;
+  }
+
+  /** Host header value for a provider (the upstream's own host). */
+  host(name: string, target: UpstreamTarget): string {
+    return new URL(this.#pool(name, target).origin).host;
+  }
+
+  /**
+   * Sends one request. Resolves once response headers arrived; the whole exchange (body
+   * included) is bounded by `timeoutMs` and by `req.signal`.
+   * @throws UpstreamFailure when no response came (connect error, reset, timeout).
+   */
+  async request(name: string, target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamResponse> {
+    const { pool, basePath } = this.#pool(name, target);
+    const timeout = AbortSignal.timeout(target.timeoutMs);
+    const signal = AbortSignal.any([req.signal, timeout]);
+    try {
+      const res = await pool.request({
+        method: req.method as 'GET',
+        path: basePath + req.path,
+        headers: req.headers,
+        body: req.body,
+        signal,
+        headersTimeout: target.timeoutMs,
+        bodyTimeout: target.timeoutMs,
+      });
+      return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: res.body };
+    } catch (e) {
+      const failure = classify(e, timeout.aborted);
+      if (failure) throw failure;
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#pools.values()].map((p) => p.pool.close()));
+    this.#pools.clear();
+  }
+}

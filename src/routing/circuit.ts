@@ -1,0 +1,81 @@
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
+export interface CircuitSettings {
+  failureThreshold: number;
+  resetMs: number;
+}
+
+/**
+ * A per-provider circuit breaker: opens after `failureThreshold` consecutive failures,
+ * lets one probe through after `resetMs` (half-open), closes on its success and re-opens on its failure.
+ * Settings are read on every decision so a config reload applies at once.
+ */
+export class CircuitBreaker {
+  #failures = 0;
+  #openedAt: number | undefined;
+  #probing = false;
+  readonly #settings: () => CircuitSettings;
+  readonly #now: () => number;
+  readonly #onChange: ((state: CircuitState) => void) | undefined;
+
+  constructor(settings: () => CircuitSettings, now: () => number = Date.now, onChange?: (state: CircuitState) => void) {
+    this.#settings = settings;
+    this.#now = now;
+    this.#onChange = onChange;
+  }
+
+  get state(): CircuitState {
+    if (this.#openedAt === undefined) return 'closed';
+    return this.#now() - this.#openedAt >= this.#settings().resetMs ? 'half_open' : 'open';
+  }
+
+  get consecutiveFailures(): number {
+    return this.#failures;
+  }
+
+  /** Milliseconds until a probe may go through (0 when closed or half-open). */
+  retryAfterMs(): number {
+    if (this.#openedAt === undefined) return 0;
+    return Math.max(0, this.#openedAt + this.#settings().resetMs - this.#now());
+  }
+
+  /**
+   * Whether a call may go to the provider now. In half-open state exactly one caller
+   * gets `true` (the probe) until it reports success, failure or release.
+   */
+  tryAcquire(): { allowed: boolean; probe: boolean } {
+    const state = this.state;
+    if (state === 'closed') return { allowed: true, probe: false };
+    if (state === 'open' || this.#probing) return { allowed: false, probe: false };
+    this.#probing = true;
+    return { allowed: true, probe: true };
+  }
+
+  success(): void {
+    const wasOpen = this.#openedAt !== undefined;
+    this.#failures = 0;
+    this.#openedAt = undefined;
+    this.#probing = false;
+    if (wasOpen) this.#onChange?.('closed');
+  }
+
+  failure(): void {
+    this.#failures += 1;
+    const wasProbe = this.#probing;
+    this.#probing = false;
+    if (wasProbe || (this.#openedAt === undefined && this.#failures >= this.#settings().failureThreshold)) {
+      const wasClosed = this.#openedAt === undefined;
+      this.#openedAt = this.#now();
+      if (wasClosed) this.#onChange?.('open');
+    }
+  }
+
+  /** A probe that ended without a verdict (e.g. the worker disconnected) frees the slot. */
+  release(probe: boolean): void {
+    if (probe) this.#probing = false;
+  }
+
+  reset(): void {
+    this.success();
+  }
+}

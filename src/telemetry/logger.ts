@@ -1,0 +1,95 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { CallRecord } from '../proxy/call.js';
+
+export type { Logger };
+
+/** Paths that may carry secrets in anything we log; pino censors them before serialising. */
+const REDACT = [
+  'authorization',
+  '*.authorization',
+  '*.*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'apiKey',
+  '*.apiKey',
+  'api_key',
+  '*.api_key',
+  'OPENAI_API_KEY',
+  '*.OPENAI_API_KEY',
+  'LLAMA_CLOUD_API_KEY',
+  '*.LLAMA_CLOUD_API_KEY',
+  'ADMIN_TOKEN',
+  '*.ADMIN_TOKEN',
+  'adminToken',
+  '*.adminToken',
+  '*.*.apiKey',
+];
+
+/** Secret-looking values anywhere in a message or string field. */
+const SECRET_PATTERN = /\b(?:sk-(?:proj-)?|llx-)[A-Za-z0-9_-]{6,}|Bearer\s+[A-Za-z0-9._~+/=-]{6,}/g;
+
+export const scrub = (s: string) => s.replace(SECRET_PATTERN, '[REDACTED]');
+
+export interface LoggerOptions {
+  level: string;
+  destination?: DestinationStream;
+  base?: Record<string, unknown>;
+}
+
+export function createLogger({ level, destination, base = {} }: LoggerOptions): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'tollgate', ...base },
+      redact: { paths: REDACT, censor: '[REDACTED]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      hooks: {
+        // A key can hide in an error message or a free-text field; scrub every string argument.
+        logMethod(args, method) {
+          method.apply(
+            this,
+            args.map((a) => (typeof a === 'string' ? scrub(a) : a)) as Parameters<typeof method>,
+          );
+        },
+      },
+      serializers: {
+        err: (e: unknown) => {
+          const s = pino.stdSerializers.err(e as Error);
+          return { ...s, message: scrub(s.message ?? ''), stack: s.stack ? scrub(s.stack) : undefined };
+        },
+      },
+    },
+    destination ?? pino.destination({ sync: false }),
+  );
+}
+
+/** The one log line per proxied request (contract section 8). */
+export function logCall(log: Logger, call: CallRecord): void {
+  const u = call.usage;
+  const line = {
+    correlation_id: call.correlationId,
+    trace_id: call.traceId,
+    span_id: call.spanId,
+    provider: call.provider,
+    operation: call.operation,
+    route: call.route,
+    model: u?.model ?? call.model,
+    served_by: call.servedBy,
+    mode: call.mode,
+    status: call.status,
+    duration_ms: Math.round(call.durationMs * 100) / 100,
+    ttfb_ms: call.firstChunkMs === undefined ? undefined : Math.round(call.firstChunkMs * 100) / 100,
+    stream: call.stream || undefined,
+    input_tokens: u?.inputTokens,
+    cached_input_tokens: u?.cachedInputTokens,
+    output_tokens: u?.outputTokens,
+    pages: u?.pages || undefined,
+    cost_usd: call.costUsd,
+    fallback_reason: call.fallbackReason,
+    error_type: call.errorType,
+    aborted: call.aborted || undefined,
+  };
+  if (call.status >= 500) log.warn(line, 'request');
+  else log.info(line, 'request');
+}
