@@ -1,0 +1,84 @@
+/**
+ * The built-in OpenAI mock: same shapes as the real API (as the official SDK parses them),
+ * deterministic for a given MOCK_SEED and input, with injected latency, stream pacing and
+ * faults from the mock settings.
+ *
+ * @example
+ * const mock = createOpenAIMock(() => settings.mock);
+ * const reply = await mock.handle({ operation: 'chat', method: 'POST', path: '/v1/chat/completions',
+ *   params: {}, query: new URLSearchParams(), headers: {}, json: body, signal, correlationId });
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { notFound } from '../../../errors.js';
+import type { MockCall, MockSettings, ProviderMock, ProviderReply } from '../../types.js';
+import { chatCompletions } from './chat.js';
+import { embeddings } from './embeddings.js';
+import { listModels, retrieveModel } from './models.js';
+import { rngFrom } from './prng.js';
+import { jsonReply, type MockContext, openaiErrorBody } from './reply.js';
+import { responses } from './responses.js';
+
+export { nativeDimensions } from './embeddings.js';
+export { MOCK_MODELS, type MockModel } from './models.js';
+
+type Operation = (call: MockCall, ctx: MockContext) => ProviderReply;
+
+const OPERATIONS: Record<string, Operation> = {
+  chat: chatCompletions,
+  embeddings,
+  responses,
+  models: listModels,
+  model: retrieveModel,
+};
+
+const SERVER_ERROR = openaiErrorBody(
+  'The server had an error while processing your request. Sorry about that!',
+  'server_error',
+  null,
+  null,
+);
+
+async function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) {
+    signal.throwIfAborted();
+    return;
+  }
+  // Rejects with the signal's reason when the worker hangs up: the caller stops, nothing is answered.
+  await sleep(ms, undefined, { signal });
+}
+
+/**
+ * A ProviderMock for OpenAI. `settings` is read on every call, so hot-reloaded mock settings
+ * apply to the next request. Invalid requests throw TollgateErrors (400/404) for the caller to
+ * render; injected faults and model_not_found are answered as replies in OpenAI's exact shape.
+ * A call whose signal aborts during the injected latency rejects with the signal's reason.
+ */
+export function createOpenAIMock(settings: () => MockSettings, now: () => number = Date.now): ProviderMock {
+  // Counts calls so a fixed seed gives the same sequence of latencies and faults, run after run.
+  let calls = 0;
+
+  return {
+    async handle(call: MockCall): Promise<ProviderReply> {
+      const startedAt = now();
+      const operation = OPERATIONS[call.operation];
+      if (operation === undefined) throw notFound(call.method, call.path);
+
+      const current = settings();
+      const draw = rngFrom(current.seed, 'realism', calls++);
+      const [low, high] = current.latencyMs;
+      const latency = high > low ? draw.int(Math.max(0, low), high) : Math.max(0, low);
+      const fails = draw.next() < current.errorRate;
+      await sleepFor(latency, call.signal);
+      if (fails) return jsonReply(500, SERVER_ERROR, startedAt, now);
+
+      const ctx: MockContext = {
+        seed: current.seed,
+        streamChunkDelayMs: current.streamChunkDelayMs,
+        startedAt,
+        now,
+        signal: call.signal,
+      };
+      return operation(call, ctx);
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Reply plumbing shared by the OpenAI mock's operations: OpenAI-like headers, JSON bodies,
+ * paced and abortable SSE streams.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ProviderReply } from '../../types.js';
+
+/** OpenAI's request ids are random per call (`req_` + 32 hex), not part of the answer. */
+function requestId(): string {
+  return `req_${randomBytes(16).toString('hex')}`;
+}
+
+function baseHeaders(contentType: string, startedAt: number, now: () => number): Record<string, string> {
+  return {
+    'content-type': contentType,
+    'x-request-id': requestId(),
+    'openai-processing-ms': String(Math.max(0, Math.round(now() - startedAt))),
+    'openai-version': '2020-10-01',
+  };
+}
+
+export function jsonReply(status: number, body: unknown, startedAt: number, now: () => number): ProviderReply {
+  return { status, headers: baseHeaders('application/json', startedAt, now), body: JSON.stringify(body) };
+}
+
+/** OpenAI's error body, for errors that are answers (5xx faults, model_not_found) rather than TollgateErrors. */
+export function openaiErrorBody(message: string, type: string, param: string | null, code: string | null) {
+  return { error: { message, type, param, code } };
+}
+
+/** `data: {...}\n\n`, as chat completion streams frame every chunk. */
+export function dataFrame(payload: unknown): string {
+  return `data: ${JSON.stringify(payload)}\n\n`;
+}
+
+export const DONE_FRAME = 'data: [DONE]\n\n';
+
+/** `event: <type>\ndata: {...}\n\n`, as the Responses API frames its events. */
+export function eventFrame(payload: { type: string; [field: string]: unknown }): string {
+  return `event: ${payload.type}\ndata: ${JSON.stringify(payload)}\n\n`;
+}
+
+/** Wait `ms`; false when the signal fired first (the caller then stops quietly). */
+export async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false;
+  if (ms <= 0) return true;
+  try {
+    await sleep(ms, undefined, { signal });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Frames one at a time, `delayMs` apart. Frames are built lazily by the generator, so each
+ * is produced when it is sent, and a worker that hangs up stops the work, not just the sending.
+ */
+export async function* paced(frames: Iterable<string>, delayMs: number, signal: AbortSignal): AsyncGenerator<string> {
+  let first = true;
+  for (const frame of frames) {
+    if (!first && !(await pause(delayMs, signal))) return;
+    if (signal.aborted) return;
+    first = false;
+    yield frame;
+  }
+}
+
+export function sseReply(
+  frames: Iterable<string>,
+  delayMs: number,
+  signal: AbortSignal,
+  startedAt: number,
+  now: () => number,
+): ProviderReply {
+  const headers = baseHeaders('text/event-stream; charset=utf-8', startedAt, now);
+  headers['cache-control'] = 'no-cache';
+  return { status: 200, headers, body: paced(frames, delayMs, signal) };
+}
+
+/** What each operation needs besides the call: settings read once per call, the clock. */
+export interface MockContext {
+  seed: number;
+  streamChunkDelayMs: number;
+  startedAt: number;
+  now: () => number;
+  signal: AbortSignal;
+}
+
+/** Seconds since the epoch, as OpenAI's `created` fields are. */
+export function epochSeconds(ctx: MockContext): number {
+  return Math.floor(ctx.now() / 1000);
+}

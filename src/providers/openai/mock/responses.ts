@@ -1,0 +1,241 @@
+/**
+ * POST /v1/responses: the Response object, and its SSE event sequence
+ * (created, in_progress, output_item.added, content_part.added, output_text.delta...,
+ * output_text.done, content_part.done, output_item.done, completed | incomplete).
+ */
+import { invalidRequest } from '../../../errors.js';
+import type { MockCall, ProviderReply } from '../../types.js';
+import { countChatTokens, countTextTokens } from '../tokens.js';
+import { type Completion, completeText, completeToolCall, type OutputFormat, type ToolSpec } from './generate.js';
+import { rngFrom, stableHexId, stableId } from './prng.js';
+import { epochSeconds, eventFrame, jsonReply, type MockContext, sseReply } from './reply.js';
+import {
+  type Body,
+  checkSampling,
+  isRecord,
+  missing,
+  optionalBool,
+  optionalInt,
+  optionalObject,
+  optionalString,
+  requireBody,
+  requireModel,
+  wrongType,
+} from './validate.js';
+
+const MESSAGE_ROLES = new Set(['user', 'assistant', 'system', 'developer']);
+// OpenAI's floor for max_output_tokens on the Responses API.
+const MIN_OUTPUT_TOKENS = 16;
+
+function checkInput(body: Body): unknown[] {
+  const input = body.input;
+  if (input === undefined || input === null) throw missing('input');
+  if (typeof input === 'string') return [{ role: 'user', content: input }];
+  if (!Array.isArray(input)) throw wrongType('input', 'a string or array', input);
+  input.forEach((item: unknown, i) => {
+    const at = `input[${i}]`;
+    if (!isRecord(item)) throw wrongType(at, 'an object', item);
+    // Items other than messages (function_call_output, reasoning, item_reference...) pass as they are.
+    if (item.type !== undefined && item.type !== 'message') return;
+    if (typeof item.role !== 'string' || !MESSAGE_ROLES.has(item.role)) {
+      throw invalidRequest(
+        `Invalid value: '${String(item.role)}'. Supported values are: 'assistant', 'system', 'developer', and 'user'.`,
+        `${at}.role`,
+      );
+    }
+    const content = item.content;
+    if (content === undefined || content === null) throw missing(`${at}.content`);
+    if (typeof content !== 'string' && !Array.isArray(content)) {
+      throw wrongType(`${at}.content`, 'a string or array', content);
+    }
+  });
+  return input;
+}
+
+function checkFormat(body: Body, promptText: string): OutputFormat {
+  const text = optionalObject(body, 'text');
+  const format = text === undefined ? undefined : optionalObject(text, 'format');
+  if (format === undefined || format.type === 'text') return { kind: 'text' };
+  if (format.type === 'json_object') {
+    if (!/json/i.test(promptText)) {
+      throw invalidRequest(
+        "Response input messages must contain the word 'json' in some form to use 'text.format' of type 'json_object'.",
+        'input',
+      );
+    }
+    return { kind: 'json_object' };
+  }
+  if (format.type === 'json_schema') {
+    if (typeof format.name !== 'string' || format.name === '') throw missing('text.format.name');
+    if (!isRecord(format.schema)) throw missing('text.format.schema');
+    return { kind: 'json_schema', schema: format.schema };
+  }
+  throw invalidRequest(
+    `Invalid value: '${String(format.type)}'. Supported values are: 'text', 'json_object', and 'json_schema'.`,
+    'text.format.type',
+  );
+}
+
+function checkTools(body: Body): { tools: ToolSpec[]; forced: string | undefined } {
+  const raw = body.tools;
+  const tools: ToolSpec[] = [];
+  if (raw !== undefined && raw !== null) {
+    if (!Array.isArray(raw)) throw wrongType('tools', 'an array', raw);
+    raw.forEach((tool: unknown, i) => {
+      if (!isRecord(tool)) throw wrongType(`tools[${i}]`, 'an object', tool);
+      if (tool.type !== 'function') return; // built-in tools (web_search, file_search...): accepted, never called
+      if (typeof tool.name !== 'string' || tool.name === '') throw missing(`tools[${i}].name`);
+      tools.push({ name: tool.name, parameters: tool.parameters });
+    });
+  }
+  const choice = body.tool_choice;
+  if (choice === undefined || choice === null || choice === 'auto' || choice === 'none') {
+    return { tools, forced: undefined };
+  }
+  if (choice === 'required') {
+    if (tools.length === 0) {
+      throw invalidRequest("Tool choice 'required' must be specified with 'tools' parameter.", 'tool_choice');
+    }
+    return { tools, forced: '' };
+  }
+  if (isRecord(choice) && choice.type === 'function' && typeof choice.name === 'string') {
+    const name = choice.name;
+    if (!tools.some((t) => t.name === name)) {
+      throw invalidRequest(`Tool choice '${name}' not found in 'tools' parameter.`, 'tool_choice');
+    }
+    return { tools, forced: name };
+  }
+  // Hosted-tool choices ({type: 'web_search_preview'}...) are accepted and answered with text.
+  return { tools, forced: undefined };
+}
+
+export function responses(call: MockCall, ctx: MockContext): ProviderReply {
+  const body = requireBody(call.json);
+  const model = requireModel(body);
+  const items = checkInput(body);
+  const instructions = optionalString(body, 'instructions');
+  const maxOutputTokens = optionalInt(body, 'max_output_tokens', MIN_OUTPUT_TOKENS);
+  checkSampling(body);
+  const stream = optionalBool(body, 'stream') ?? false;
+  const format = checkFormat(body, JSON.stringify([instructions ?? '', body.input]));
+  const toolPlan = checkTools(body);
+
+  const input = JSON.stringify([
+    instructions ?? null,
+    body.input,
+    isRecord(body.text) ? (body.text.format ?? null) : null,
+    body.tools ?? null,
+    body.tool_choice ?? null,
+  ]);
+  const rng = rngFrom(ctx.seed, 'responses', model, input);
+  const completion: Completion =
+    toolPlan.forced === undefined
+      ? completeText(model, rng, format, maxOutputTokens)
+      : completeToolCall(model, rng, toolPlan.tools, toolPlan.forced || undefined, maxOutputTokens);
+
+  const prompt = instructions === undefined ? items : [{ role: 'developer', content: instructions }, ...items];
+  let inputTokens = countChatTokens(model, prompt);
+  if (toolPlan.tools.length > 0) inputTokens += countTextTokens(model, JSON.stringify(body.tools));
+  if (format.kind === 'json_schema') inputTokens += countTextTokens(model, JSON.stringify(format.schema));
+  const usage = {
+    input_tokens: inputTokens,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: completion.tokens,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: inputTokens + completion.tokens,
+  };
+
+  const id = stableHexId('resp_', 50, ctx.seed, 'responses', model, input, maxOutputTokens ?? 0);
+  const itemId = completion.tool
+    ? stableHexId('fc_', 50, ctx.seed, 'fc', id)
+    : stableHexId('msg_', 50, ctx.seed, 'msg', id);
+  const callId = stableId('call_', 24, ctx.seed, 'call', id);
+  const createdAt = epochSeconds(ctx);
+  const finalStatus = completion.truncated ? 'incomplete' : 'completed';
+
+  function item(state: 'in_progress' | 'final', text: string) {
+    const status = state === 'in_progress' ? 'in_progress' : finalStatus;
+    if (completion.tool) {
+      return {
+        id: itemId,
+        type: 'function_call',
+        status,
+        arguments: text,
+        call_id: callId,
+        name: completion.tool.name,
+      };
+    }
+    const content = state === 'in_progress' ? [] : [outputText(text)];
+    return { id: itemId, type: 'message', status, content, role: 'assistant' };
+  }
+
+  function response(state: 'in_progress' | 'final') {
+    const final = state === 'final';
+    return {
+      id,
+      object: 'response',
+      created_at: createdAt,
+      status: final ? finalStatus : 'in_progress',
+      background: false,
+      completed_at: final && !completion.truncated ? epochSeconds(ctx) : null,
+      error: null,
+      incomplete_details: final && completion.truncated ? { reason: 'max_output_tokens' } : null,
+      instructions: instructions ?? null,
+      max_output_tokens: maxOutputTokens ?? null,
+      max_tool_calls: null,
+      model,
+      output: final ? [item('final', completion.text)] : [],
+      parallel_tool_calls: body.parallel_tool_calls ?? true,
+      previous_response_id: body.previous_response_id ?? null,
+      prompt_cache_key: null,
+      reasoning: { effort: null, summary: null },
+      safety_identifier: null,
+      service_tier: 'default',
+      store: body.store ?? true,
+      temperature: body.temperature ?? 1,
+      text: {
+        format: isRecord(body.text) && isRecord(body.text.format) ? body.text.format : { type: 'text' },
+        verbosity: 'medium',
+      },
+      tool_choice: body.tool_choice ?? 'auto',
+      tools: body.tools ?? [],
+      top_logprobs: 0,
+      top_p: body.top_p ?? 1,
+      truncation: 'disabled',
+      usage: final ? usage : null,
+      user: null,
+      metadata: body.metadata ?? {},
+    };
+  }
+
+  if (!stream) return jsonReply(200, response('final'), ctx.startedAt, ctx.now);
+
+  function* frames(): Generator<string> {
+    let sequence = 0;
+    const event = (type: string, fields: object) => eventFrame({ type, ...fields, sequence_number: sequence++ });
+    yield event('response.created', { response: response('in_progress') });
+    yield event('response.in_progress', { response: response('in_progress') });
+    yield event('response.output_item.added', { output_index: 0, item: item('in_progress', '') });
+    const at = { item_id: itemId, output_index: 0 };
+    if (completion.tool) {
+      for (const delta of completion.pieces) yield event('response.function_call_arguments.delta', { ...at, delta });
+      yield event('response.function_call_arguments.done', { ...at, arguments: completion.text });
+    } else {
+      const part = { ...at, content_index: 0 };
+      yield event('response.content_part.added', { ...part, part: outputText('') });
+      for (const delta of completion.pieces) {
+        yield event('response.output_text.delta', { ...part, delta, logprobs: [] });
+      }
+      yield event('response.output_text.done', { ...part, text: completion.text, logprobs: [] });
+      yield event('response.content_part.done', { ...part, part: outputText(completion.text) });
+    }
+    yield event('response.output_item.done', { output_index: 0, item: item('final', completion.text) });
+    yield event(completion.truncated ? 'response.incomplete' : 'response.completed', { response: response('final') });
+  }
+
+  return sseReply(frames(), ctx.streamChunkDelayMs, ctx.signal, ctx.startedAt, ctx.now);
+}
+
+function outputText(text: string) {
+  return { type: 'output_text', annotations: [], logprobs: [], text };
+}
