@@ -237,14 +237,18 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
           if (size > HOLD_LIMIT) break;
         }
         // Too large to hold: relay what we have and the rest as it comes.
-        await relay(status, headers, (async function* () {
-          yield* parts;
-          for (;;) {
-            const next = await it.next();
-            if (next.done) return;
-            yield next.value;
-          }
-        })());
+        await relay(
+          status,
+          headers,
+          (async function* () {
+            yield* parts;
+            for (;;) {
+              const next = await it.next();
+              if (next.done) return;
+              yield next.value;
+            }
+          })(),
+        );
         return;
       }
       if (typeof body === 'string' || body instanceof Uint8Array) writeWhole(status, headers, body);
@@ -266,7 +270,11 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         err = new TollgateError(500, 'internal_error', 'The sidecar failed to handle this request');
       }
       call.errorType = err.code;
-      writeWhole(err.status, { 'content-type': 'application/json', ...err.headers }, JSON.stringify(err.body(adapter.errorShape)));
+      writeWhole(
+        err.status,
+        { 'content-type': 'application/json', ...err.headers },
+        JSON.stringify(err.body(adapter.errorShape)),
+      );
     };
 
     try {
@@ -369,7 +377,11 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       try {
         res = await deps.upstreams.request(
           provider,
-          { baseUrl: pcfg.upstreamUrl, connectTimeoutMs: cfg.upstream.connectTimeoutMs, timeoutMs: cfg.upstream.timeoutMs },
+          {
+            baseUrl: pcfg.upstreamUrl,
+            connectTimeoutMs: cfg.upstream.connectTimeoutMs,
+            timeoutMs: cfg.upstream.timeoutMs,
+          },
           { method: c.req.method, path: rest + search, headers, body, signal: aborter.signal },
         );
       } catch (e) {
@@ -387,17 +399,14 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       if (res.status >= 500) circuit.failure();
       else circuit.success();
       if (mode === 'hybrid' && (res.status >= 500 || res.status === 429)) {
+        // Discard the failed answer; its stream errors on destroy, which must not become an uncaught error.
+        res.body.on('error', () => {});
         res.body.destroy();
         await serveMock(res.status === 429 ? 'upstream_429' : 'upstream_5xx');
         return RESPONSE_ALREADY_SENT;
       }
       if (res.status >= 400) call.errorType = String(res.status);
-      await deliver(
-        res.status,
-        downstreamHeaders(res.headers, route.metered),
-        res.body,
-        prepared?.stripUsage === true,
-      );
+      await deliver(res.status, downstreamHeaders(res.headers, route.metered), res.body, prepared?.stripUsage === true);
     } catch (e) {
       if (!(aborter.signal.aborted && !(e instanceof TollgateError))) sendError(e);
       else if (!outgoing.destroyed) outgoing.destroy();

@@ -71,7 +71,11 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
  * A W3C traceparent for the upstream call that continues the worker's trace (or starts one),
  * with a fresh span id as parent. Replaced by the OTel context when tracing is set up.
  */
-export function continueTrace(incoming: string | string[] | undefined): { traceId: string; spanId: string; header: string } {
+export function continueTrace(incoming: string | string[] | undefined): {
+  traceId: string;
+  spanId: string;
+  header: string;
+} {
   const m = typeof incoming === 'string' ? TRACEPARENT.exec(incoming.trim()) : null;
   const traceId = m && m[1] !== '0'.repeat(32) ? m[1]! : randomBytes(16).toString('hex');
   const spanId = randomBytes(8).toString('hex');

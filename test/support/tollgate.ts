@@ -1,0 +1,83 @@
+import { Writable } from 'node:stream';
+import type { CallRecord } from '../../src/proxy/call.js';
+import { startTollgate, type Tollgate } from '../../src/server.js';
+
+export interface TestTollgate extends Tollgate {
+  calls: CallRecord[];
+  /** Every log line written, parsed. */
+  logs: Record<string, unknown>[];
+  /** Raw log text (for secret scans). */
+  logText(): string;
+  close(): Promise<void>;
+}
+
+/** Log lines go to memory, so tests can read them and nothing clutters the test output. */
+export function memoryLog() {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return {
+    stream,
+    text: () => chunks.join(''),
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+/**
+ * Starts a sidecar in this process on 127.0.0.1:0 with exactly the given variables
+ * (no env file unless ENV_FILE is given; memory state unless STATE_URL is given).
+ */
+export async function startTestTollgate(
+  vars: Record<string, string> = {},
+  options: { cwd?: string; watch?: boolean } = {},
+): Promise<TestTollgate> {
+  const log = memoryLog();
+  const calls: CallRecord[] = [];
+  const env: NodeJS.ProcessEnv = {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ENV_FILE: '',
+    STATE_URL: 'memory:',
+    LOG_LEVEL: 'info',
+    MOCK_PARSE_DELAY_MS: '0',
+    ...vars,
+  };
+  const tollgate = await startTollgate({
+    env,
+    cwd: options.cwd,
+    watch: options.watch ?? false,
+    logDestination: log.stream,
+    onCall: (c) => calls.push(c),
+  });
+  return Object.assign(tollgate, {
+    calls,
+    get logs() {
+      return log.lines();
+    },
+    logText: log.text,
+    close: () => tollgate.shutdown('test'),
+  });
+}
+
+/** Waits until `predicate` holds (polling), or fails after `timeoutMs`. */
+export async function until(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  stepMs = 10,
+): Promise<number> {
+  const start = performance.now();
+  while (!(await predicate())) {
+    if (performance.now() - start > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return performance.now() - start;
+}
