@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Hono, type MiddlewareHandler } from 'hono';
-import { adminRoutes, type AdminDeps } from './admin/index.js';
+import { type AdminDeps, adminRoutes } from './admin/index.js';
 import { invalidRequest, notFound, type ProviderShape, TollgateError } from './errors.js';
 import { type HealthDeps, healthRoutes } from './health/index.js';
 import type { ProviderAdapter } from './providers/adapter.js';
@@ -12,7 +12,10 @@ const VALID_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * Accepts the worker's correlation id when it is valid (≤128 of [A-Za-z0-9._:-]), else makes one.
  * @example app.use(correlationId())
  */
-export const correlationId = ({ header = 'x-correlation-id', generate = randomUUID } = {}): MiddlewareHandler<ProxyEnv> =>
+export const correlationId = ({
+  header = 'x-correlation-id',
+  generate = randomUUID,
+} = {}): MiddlewareHandler<ProxyEnv> =>
   async function correlationId(c, next) {
     const given = c.env.incoming.headers[header];
     const id = typeof given === 'string' && VALID_ID.test(given) ? given : generate();
@@ -67,7 +70,13 @@ export function createApp(deps: AppDeps): Hono<ProxyEnv> {
       const path = adapter.prefix + route.pattern;
       app.on(route.method, path, proxyHandler(deps.proxy, adapter, route, path));
     }
-    const passthrough = { operation: 'passthrough', method: '*', pattern: '/*', body: 'stream', metered: false } as const;
+    const passthrough = {
+      operation: 'passthrough',
+      method: '*',
+      pattern: '/*',
+      body: 'stream',
+      metered: false,
+    } as const;
     app.all(`${adapter.prefix}/*`, proxyHandler(deps.proxy, adapter, passthrough, `${adapter.prefix}/*`));
   }
 
@@ -81,7 +90,9 @@ export function createApp(deps: AppDeps): Hono<ProxyEnv> {
       return res;
     }
     deps.log.error({ err, path: c.req.path }, 'unhandled error');
-    const res = new TollgateError(500, 'internal_error', 'The sidecar failed to handle this request').getResponse(shape);
+    const res = new TollgateError(500, 'internal_error', 'The sidecar failed to handle this request').getResponse(
+      shape,
+    );
     for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
     return res;
   });

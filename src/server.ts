@@ -4,7 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { DestinationStream } from 'pino';
 import { createApp } from './app.js';
-import { type Config, ConfigSource, type Loaded, type LoadOptions, loadConfig, PROVIDERS, type Provider } from './config/index.js';
+import {
+  type Config,
+  ConfigSource,
+  type Loaded,
+  type LoadOptions,
+  loadConfig,
+  PROVIDERS,
+  type Provider,
+} from './config/index.js';
 import type { Check } from './health/index.js';
 import { providers } from './providers/index.js';
 import type { ProviderMock } from './providers/types.js';
@@ -168,7 +176,9 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

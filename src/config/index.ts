@@ -65,13 +65,17 @@ export class ConfigSource extends EventEmitter<{ change: [ConfigChange] }> {
         JSON.stringify((prev.env as Record<string, unknown>)[k]) !==
         JSON.stringify((next.env as Record<string, unknown>)[k]),
     );
-    const fileChanged = JSON.stringify(prev.config.limits.models) !== JSON.stringify(next.config.limits.models) ||
+    const fileChanged =
+      JSON.stringify(prev.config.limits.models) !== JSON.stringify(next.config.limits.models) ||
       JSON.stringify(prev.config.budgets.extra) !== JSON.stringify(next.config.budgets.extra) ||
       JSON.stringify(prev.config.extraPrices) !== JSON.stringify(next.config.extraPrices);
     if (changed.length === 0 && !fileChanged) return false;
     const restartOnly = changed.filter((k) => (RESTART_ONLY as readonly string[]).includes(k));
     if (restartOnly.length > 0) {
-      this.#log.warn({ reason, variables: restartOnly }, 'these settings change only on restart; the running values stay');
+      this.#log.warn(
+        { reason, variables: restartOnly },
+        'these settings change only on restart; the running values stay',
+      );
       for (const k of restartOnly) (next.env as Record<string, unknown>)[k] = (prev.env as Record<string, unknown>)[k];
       next.config.host = prev.config.host;
       next.config.port = prev.config.port;

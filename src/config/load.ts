@@ -3,7 +3,15 @@ import { extname, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { type Config, type EnvRecord, envSchema, type FileConfig, fileSchema, SECRET_VARS, toConfig } from './schema.js';
+import {
+  type Config,
+  type EnvRecord,
+  envSchema,
+  type FileConfig,
+  fileSchema,
+  SECRET_VARS,
+  toConfig,
+} from './schema.js';
 
 /** Invalid configuration: every bad variable or field, each with why. */
 export class ConfigError extends Error {
@@ -77,7 +85,8 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
   const parsed = envSchema.safeParse(merged);
   const issues = parsed.success ? [] : formatIssues(parsed.error.issues);
   let file: FileConfig = {};
-  const configFile = typeof merged.CONFIG_FILE === 'string' && merged.CONFIG_FILE !== '' ? merged.CONFIG_FILE : undefined;
+  const configFile =
+    typeof merged.CONFIG_FILE === 'string' && merged.CONFIG_FILE !== '' ? merged.CONFIG_FILE : undefined;
   if (configFile !== undefined) {
     try {
       file = readConfigFile(resolve(cwd, configFile));

@@ -217,7 +217,11 @@ const limitSet = z
   })
   .strict();
 const budgetSet = z
-  .object({ hourly_usd: z.number().min(0).optional(), daily_usd: z.number().min(0).optional(), monthly_usd: z.number().min(0).optional() })
+  .object({
+    hourly_usd: z.number().min(0).optional(),
+    daily_usd: z.number().min(0).optional(),
+    monthly_usd: z.number().min(0).optional(),
+  })
   .strict();
 export const fileSchema = z
   .object({
@@ -330,7 +334,11 @@ export function toConfig(env: EnvRecord, file: FileConfig = {}): Config {
       models: file.limits,
     },
     budgets: {
-      caps: { total: windowCaps(env, ''), openai: windowCaps(env, 'OPENAI_'), llamaparse: windowCaps(env, 'LLAMAPARSE_') },
+      caps: {
+        total: windowCaps(env, ''),
+        openai: windowCaps(env, 'OPENAI_'),
+        llamaparse: windowCaps(env, 'LLAMAPARSE_'),
+      },
       extra: file.budgets,
       timezone: env.BUDGET_TIMEZONE,
       exceededAction: env.BUDGET_EXCEEDED_ACTION,

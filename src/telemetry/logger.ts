@@ -47,10 +47,7 @@ export function createLogger({ level, destination, base = {} }: LoggerOptions): 
       hooks: {
         // A key can hide in an error message or a free-text field; scrub every string argument.
         logMethod(args, method) {
-          method.apply(
-            this,
-            args.map((a) => (typeof a === 'string' ? scrub(a) : a)) as Parameters<typeof method>,
-          );
+          method.apply(this, args.map((a) => (typeof a === 'string' ? scrub(a) : a)) as Parameters<typeof method>);
         },
       },
       serializers: {
