@@ -119,20 +119,17 @@ describe('HYBRID mode falls back to the mock within the same request', () => {
     assert.equal(up.headers.get('x-tollgate-fallback'), 'upstream_unreachable');
     const job = (await up.json()) as { id: string };
     await standin.setFault(null);
-    // The job lives in the mock; the status call goes upstream again and the stand-in does not know it,
-    // so ask the mock directly via a forced mode header is not allowed here: read the mock's result by polling in mock mode.
-    tg.modes.set('mock', 'llamaparse');
-    try {
-      await until(async () => {
-        const r = await fetch(`${tg.url}/llamaparse/api/v1/parsing/job/${job.id}`);
-        return ((await r.json()) as { status: string }).status === 'SUCCESS';
-      }, 3000);
-      const md = (await (await fetch(`${tg.url}/llamaparse/api/v1/parsing/job/${job.id}/result/markdown`)).json()) as {
-        markdown: string;
-      };
-      assert.match(md.markdown, /Some text to parse/);
-    } finally {
-      tg.modes.set('hybrid', 'llamaparse');
-    }
+    const hits = standin.hits();
+    // The job lives in the mock: its status and result calls are answered there, not by the provider.
+    await until(async () => {
+      const r = await fetch(`${tg.url}/llamaparse/api/v1/parsing/job/${job.id}`);
+      assert.equal(r.headers.get('x-tollgate-served-by'), 'mock');
+      return ((await r.json()) as { status: string }).status === 'SUCCESS';
+    }, 3000);
+    const md = (await (await fetch(`${tg.url}/llamaparse/api/v1/parsing/job/${job.id}/result/markdown`)).json()) as {
+      markdown: string;
+    };
+    assert.match(md.markdown, /Some text to parse/);
+    assert.equal(standin.hits(), hits, 'follow-up calls for a mock job never reach the provider');
   });
 });

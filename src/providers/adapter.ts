@@ -64,6 +64,11 @@ export interface ProviderAdapter {
   requestModel(operation: string, json: unknown): string | undefined;
   /** Rewrites a JSON body before it goes upstream (e.g. asks for stream usage). */
   prepareJson?(operation: string, json: unknown): PreparedJson | undefined;
+  /**
+   * True when the mock holds the state this request refers to (e.g. a parse job it created during a
+   * HYBRID fallback): such follow-up calls are answered by the mock in every mode.
+   */
+  mockOwns?(mock: ProviderMock, operation: string, params: Record<string, string>): boolean;
   /** Usage from a whole JSON response. */
   usageFromJson(operation: string, body: unknown): Usage | undefined;
   /** Folds one SSE event into the running usage; returns true when the event exists only for the injected usage. */

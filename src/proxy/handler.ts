@@ -318,7 +318,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
           operation: route.operation,
           method: c.req.method,
           path: adapter.mockPath(rest),
-          params: c.req.param() as Record<string, string>,
+          params,
           query: new URLSearchParams(search),
           headers: incoming.headers,
           json: prepared?.body ?? json,
@@ -329,7 +329,8 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         await deliver(reply.status, { ...reply.headers }, reply.body, prepared?.stripUsage === true);
       };
 
-      if (mode === 'mock') {
+      const params = c.req.param() as Record<string, string>;
+      if (mode === 'mock' || adapter.mockOwns?.(mock(), route.operation, params)) {
         await serveMock();
         return RESPONSE_ALREADY_SENT;
       }

@@ -1,6 +1,6 @@
 import type { ProviderAdapter, Usage } from '../adapter.js';
 import { emptyUsage } from '../adapter.js';
-import { createLlamaParseMock } from './mock/index.js';
+import { createLlamaParseMock, type LlamaParseMock } from './mock/index.js';
 import { llamaparseRoutes } from './routes.js';
 
 type Obj = Record<string, unknown>;
@@ -26,6 +26,9 @@ export const llamaparse: ProviderAdapter = {
     if (!isObject(json)) return undefined;
     const conf = isObject(json.configuration) ? json.configuration : json;
     return typeof conf.tier === 'string' ? conf.tier : undefined;
+  },
+  mockOwns(mock, _operation, params) {
+    return params.id !== undefined && (mock as LlamaParseMock).describeJob?.(params.id) !== undefined;
   },
   usageFromJson(_operation, body): Usage | undefined {
     if (!isObject(body)) return undefined;
