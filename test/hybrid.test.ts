@@ -79,7 +79,7 @@ describe('HYBRID mode falls back to the mock within the same request', () => {
     assert.equal(response.headers.get('x-tollgate-fallback'), 'upstream_5xx');
   });
 
-  it('serves from the mock without touching the upstream while the circuit is open, then recovers', async () => {
+  it('serves from the mock without touching the upstream while the circuit is open, then recovers', async (t) => {
     await standin.setFault({ kind: 'status', status: 500 });
     await served();
     await served();
@@ -95,6 +95,9 @@ describe('HYBRID mode falls back to the mock within the same request', () => {
     const recoveryMs = performance.now() - recovered;
     assert.ok(recoveryMs <= 400 + 300, `recovered ${recoveryMs.toFixed(0)} ms after the upstream returned`);
     assert.ok(waited > 0);
+    t.diagnostic(
+      `recovery: first real answer ${recoveryMs.toFixed(0)} ms after the upstream came back (CIRCUIT_RESET_MS=400)`,
+    );
     assert.equal(tg.circuits.openai.state, 'closed');
   });
 

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { LlamaParseReader } from 'llama-cloud-services/reader';
 import OpenAI from 'openai';
 import { type Standin, startStandin } from './support/standin.js';
 import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
 const KEY = 'sk-test-sidecar-key-0123456789';
+const LLX = 'llx-test-key-0123456789';
 
 describe('REAL mode against a stand-in provider', () => {
   let standin: Standin;
@@ -12,11 +14,11 @@ describe('REAL mode against a stand-in provider', () => {
   let client: OpenAI;
 
   before(async () => {
-    standin = await startStandin({ expectOpenAIKey: KEY, chunkGapMs: 0, quiet: true });
+    standin = await startStandin({ expectOpenAIKey: KEY, expectLlamaKey: LLX, chunkGapMs: 0, quiet: true });
     tg = await startTestTollgate({
       SERVICE_MODE: 'real',
       OPENAI_API_KEY: KEY,
-      LLAMA_CLOUD_API_KEY: 'llx-test-key-0123456789',
+      LLAMA_CLOUD_API_KEY: LLX,
       OPENAI_UPSTREAM_URL: standin.openaiBase,
       LLAMAPARSE_UPSTREAM_URL: standin.llamaparseBase,
       UPSTREAM_TIMEOUT_MS: '400',
@@ -176,5 +178,42 @@ describe('REAL mode against a stand-in provider', () => {
     assert.ok(standin.requests.every((r) => !String(r.headers.authorization).includes('placeholder')));
     assert.ok(!tg.logText().includes(KEY));
     assert.ok(!tg.logText().includes('sk-worker-placeholder'));
+  });
+
+  it('LlamaParseReader parses through the sidecar to the provider with the sidecar key', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-real-'));
+    const file = join(dir, 'note.md');
+    await writeFile(file, '# Heading\n\nBody text for the stand-in.\n');
+    const reader = new LlamaParseReader({
+      apiKey: 'llx-worker-placeholder',
+      baseUrl: `${tg.url}/llamaparse`,
+      resultType: 'markdown',
+      checkInterval: 0.05,
+      verbose: false,
+    });
+    const docs = await reader.loadData(file);
+    assert.ok(docs.length >= 1);
+    const upload = standin.requests.find((r) => r.url.includes('/parsing/upload'))!;
+    assert.equal(upload.headers.authorization, `Bearer ${LLX}`);
+    assert.ok(upload.body.includes('Body text for the stand-in.'), 'the upload was streamed through intact');
+    assert.ok(tg.calls.some((c) => c.operation === 'parse.upload' && c.servedBy === 'real' && c.status === 200));
+  });
+
+  it('raw v2 parse upload and get reach the provider', async () => {
+    const form = new FormData();
+    form.append('file', new Blob(['hello v2']), 'v2.txt');
+    form.append('configuration', JSON.stringify({ tier: 'cost_effective', version: 'latest' }));
+    const up = await fetch(`${tg.url}/llamaparse/api/v2/parse/upload`, { method: 'POST', body: form });
+    assert.equal(up.status, 200);
+    assert.equal(up.headers.get('x-tollgate-served-by'), 'real');
+    const { id } = (await up.json()) as { id: string };
+    const got = await fetch(`${tg.url}/llamaparse/api/v2/parse/${id}?expand=markdown`);
+    assert.equal(got.status, 200);
+    assert.ok(
+      standin.requests.some((r) => r.url.startsWith(`/api/v2/parse/${id}`) && r.url.includes('expand=markdown')),
+    );
   });
 });
