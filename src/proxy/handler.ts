@@ -386,6 +386,12 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
           { method: c.req.method, path: rest + search, headers, body, signal: aborter.signal },
         );
       } catch (e) {
+        // A body refused on the way up (over the size cap) is the worker's error, not the provider's.
+        const bodyError = body !== null && !Buffer.isBuffer(body) ? body.errored : null;
+        if (bodyError instanceof TollgateError) {
+          circuit.release(permit.probe);
+          throw bodyError;
+        }
         if (e instanceof UpstreamFailure) {
           circuit.failure();
           if (mode === 'hybrid' && !aborter.signal.aborted) {
