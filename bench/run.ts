@@ -1,0 +1,365 @@
+/**
+ * `npm run bench`: named contenders against one stand-in upstream, side by side.
+ *
+ * Contenders (BENCH_CONTENDERS, comma-separated): direct, pipe, tollgate-real, tollgate-mock,
+ * and tollgate-real-redis when BENCH_REDIS=1. Every server is its own child process on
+ * 127.0.0.1; the load generator runs here. `--json` prints the results as JSON instead of the
+ * table and writes them to bench/results/<timestamp>.json.
+ *
+ * Settings: BENCH_CONNECTIONS (32), BENCH_DURATION seconds (5), BENCH_WARMUP seconds (1),
+ * BENCH_STREAM_REQUESTS (200), BENCH_STREAM_CHUNKS (8), BENCH_CHUNK_GAP_MS (2),
+ * BENCH_LATENCY_MAX_REQUESTS (20000), BENCH_ROUNDS (1), BENCH_REDIS_URL
+ * (redis://127.0.0.1:6379/15), BENCH_TOLLGATE_CLI (dist/cli.js).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type Child,
+  compileForNode,
+  freePort,
+  installExitHandlers,
+  killAll,
+  rssMb,
+  spawnChild,
+  waitForHttp200,
+} from './children.js';
+import { formatTable, LEGEND, type Measurement, medians, withRatios } from './report.js';
+import {
+  CHAT_BODY,
+  chatPath,
+  EMBEDDINGS_BODY,
+  embeddingsPath,
+  latencyOneConnection,
+  streaming,
+  type Target,
+  throughput,
+} from './scenarios.js';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+// BENCH_TOLLGATE_CLI lets a run compare another build (e.g. a branch's dist) against the same upstream.
+const CLI = process.env['BENCH_TOLLGATE_CLI'] ?? join(ROOT, 'dist', 'cli.js');
+const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'tollgate-bench');
+const KNOWN = ['direct', 'pipe', 'tollgate-real', 'tollgate-mock', 'tollgate-real-redis'] as const;
+const READY_TIMEOUT_MS = 20_000;
+const LISTEN_TIMEOUT_MS = 10_000;
+
+type ContenderName = (typeof KNOWN)[number];
+
+interface Settings {
+  connections: number;
+  durationS: number;
+  warmupS: number;
+  streamRequests: number;
+  streamChunks: number;
+  chunkGapMs: number;
+  latencyMaxRequests: number;
+  rounds: number;
+  contenders: ContenderName[];
+  redisUrl: string;
+}
+
+interface Running {
+  target: Target;
+  /** The process whose memory is reported. */
+  pid: number;
+  stop(): Promise<void>;
+}
+
+function readSettings(env: NodeJS.ProcessEnv): Settings {
+  const problems: string[] = [];
+  function int(name: string, fallback: number, min: number): number {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) {
+      problems.push(`${name}=${raw}: expected an integer ≥ ${min}`);
+      return fallback;
+    }
+    return value;
+  }
+  const redis = env['BENCH_REDIS'] === '1';
+  const defaults: ContenderName[] = ['direct', 'pipe', 'tollgate-real', 'tollgate-mock'];
+  if (redis) defaults.push('tollgate-real-redis');
+  const requested = (env['BENCH_CONTENDERS'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const name of requested) {
+    if (!(KNOWN as readonly string[]).includes(name)) {
+      problems.push(`BENCH_CONTENDERS: unknown contender "${name}" (known: ${KNOWN.join(', ')})`);
+    }
+  }
+  const contenders =
+    requested.length === 0
+      ? defaults
+      : (requested.filter((n) => KNOWN.includes(n as ContenderName)) as ContenderName[]);
+  if (contenders.includes('tollgate-real-redis') && !redis) {
+    problems.push('BENCH_CONTENDERS: tollgate-real-redis needs BENCH_REDIS=1 (and a Redis on 127.0.0.1)');
+  }
+  const settings: Settings = {
+    connections: int('BENCH_CONNECTIONS', 32, 1),
+    durationS: int('BENCH_DURATION', 5, 1),
+    warmupS: int('BENCH_WARMUP', 1, 0),
+    streamRequests: int('BENCH_STREAM_REQUESTS', 200, 1),
+    streamChunks: int('BENCH_STREAM_CHUNKS', 8, 1),
+    chunkGapMs: int('BENCH_CHUNK_GAP_MS', 2, 0),
+    latencyMaxRequests: int('BENCH_LATENCY_MAX_REQUESTS', 20_000, 1),
+    rounds: int('BENCH_ROUNDS', 1, 1),
+    contenders,
+    redisUrl: env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379/15',
+  };
+  if (!settings.redisUrl.startsWith('redis://127.0.0.1') && !settings.redisUrl.startsWith('redis://localhost')) {
+    problems.push('BENCH_REDIS_URL: the benchmark only talks to 127.0.0.1');
+  }
+  if (problems.length > 0) throw new Error(`invalid benchmark settings:\n  ${problems.join('\n  ')}`);
+  return settings;
+}
+
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+async function startStandinProcess(script: string, settings: Settings): Promise<{ child: Child; origin: string }> {
+  const child = spawnChild(
+    'stand-in',
+    [script],
+    {
+      PATH: process.env['PATH'],
+      BENCH_STREAM_CHUNKS: String(settings.streamChunks),
+      BENCH_CHUNK_GAP_MS: String(settings.chunkGapMs),
+    },
+    ROOT,
+  );
+  const match = await child.waitForLine(/^LISTENING (\d+)$/, LISTEN_TIMEOUT_MS);
+  return { child, origin: `http://127.0.0.1:${match[1]}` };
+}
+
+async function startPipe(script: string, upstream: string): Promise<Running> {
+  const child = spawnChild('pipe', [script], { PATH: process.env['PATH'], UPSTREAM_URL: upstream, PORT: '0' }, ROOT);
+  try {
+    const match = await child.waitForLine(/^LISTENING (\d+)$/, LISTEN_TIMEOUT_MS);
+    return {
+      target: { origin: `http://127.0.0.1:${match[1]}`, openaiPrefix: '/openai' },
+      pid: child.pid,
+      stop: child.stop,
+    };
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}
+
+async function startTollgate(name: ContenderName, upstream: string, settings: Settings): Promise<Running> {
+  const port = await freePort();
+  // A minimal environment, so a developer's shell (OTEL_*, CONFIG_FILE, real keys) cannot skew the run.
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    SERVICE_MODE: name === 'tollgate-mock' ? 'mock' : 'real',
+    OPENAI_API_KEY: 'sk-bench-0000000000000000',
+    LLAMA_CLOUD_API_KEY: 'llx-bench-0000000000000000',
+    OPENAI_UPSTREAM_URL: `${upstream}/v1`,
+    LLAMAPARSE_UPSTREAM_URL: upstream,
+    STATE_URL: name === 'tollgate-real-redis' ? settings.redisUrl : 'memory:',
+    LOG_LEVEL: 'warn',
+    ENV_FILE: '/dev/null',
+    OPENAI_REQUESTS_PER_HOUR: '1000000000',
+    OPENAI_TOKENS_PER_HOUR: '100000000000',
+    // The mock streams with the same pacing as the stand-in, so gaps compare like for like.
+    MOCK_STREAM_CHUNK_DELAY_MS: String(settings.chunkGapMs),
+    SHUTDOWN_GRACE_MS: '1000',
+  };
+  const child = spawnChild(name, ['--enable-source-maps', CLI, 'serve'], env, ROOT);
+  const origin = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp200(child, `${origin}/readyz`, READY_TIMEOUT_MS);
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+  return { target: { origin, openaiPrefix: '/openai' }, pid: child.pid, stop: child.stop };
+}
+
+/**
+ * One request before measuring: a contender that answers errors, or a tollgate that serves
+ * from the wrong side, would otherwise produce a fast and meaningless row.
+ */
+async function preflight(name: ContenderName, target: Target): Promise<void> {
+  const res = await fetch(`${target.origin}${chatPath(target)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-worker' },
+    body: CHAT_BODY,
+    signal: AbortSignal.timeout(5000),
+  });
+  const text = await res.text();
+  if (res.status !== 200 || !text.includes('"chat.completion"')) {
+    throw new Error(`${name}: preflight chat answered ${res.status}: ${text.slice(0, 300)}`);
+  }
+  const expected = name === 'tollgate-mock' ? 'mock' : name.startsWith('tollgate') ? 'real' : undefined;
+  const servedBy = res.headers.get('x-tollgate-served-by');
+  if (expected !== undefined && servedBy !== expected) {
+    throw new Error(
+      `${name}: preflight was served by ${servedBy ?? '(no x-tollgate-served-by)'}, expected ${expected}`,
+    );
+  }
+}
+
+async function measure(name: ContenderName, running: Running, settings: Settings): Promise<Measurement[]> {
+  const { target } = running;
+  const out: Measurement[] = [];
+  await preflight(name, target);
+  if (settings.warmupS > 0) {
+    progress(`${name}: warm-up`);
+    await throughput(target, chatPath(target), CHAT_BODY, Math.min(8, settings.connections), settings.warmupS);
+    await throughput(
+      target,
+      embeddingsPath(target),
+      EMBEDDINGS_BODY,
+      Math.min(8, settings.connections),
+      settings.warmupS,
+    );
+    await streaming(target, Math.min(20, settings.streamRequests));
+  }
+
+  progress(`${name}: chat at ${settings.connections} connections for ${settings.durationS}s`);
+  const chat = await throughput(target, chatPath(target), CHAT_BODY, settings.connections, settings.durationS);
+  progress(`${name}: chat latency over one connection`);
+  const latency = await latencyOneConnection(
+    target,
+    chatPath(target),
+    CHAT_BODY,
+    settings.durationS,
+    settings.latencyMaxRequests,
+  );
+  out.push({
+    contender: name,
+    scenario: 'chat',
+    rps: chat.rps,
+    p50Ms: latency.p50Ms,
+    p99Ms: latency.p99Ms,
+    rssMb: await rssMb(running.pid),
+    requests: chat.requests + latency.requests,
+    errors: chat.errors + latency.errors,
+  });
+
+  progress(`${name}: ${settings.streamRequests} streamed chats`);
+  const stream = await streaming(target, settings.streamRequests);
+  out.push({
+    contender: name,
+    scenario: 'chat-stream',
+    p50Ms: stream.ttfbP50Ms,
+    p99Ms: stream.ttfbP99Ms,
+    totalP50Ms: stream.totalP50Ms,
+    meanGapMs: stream.meanGapMs,
+    rssMb: await rssMb(running.pid),
+    requests: stream.requests,
+    errors: stream.errors,
+  });
+
+  progress(`${name}: embeddings at ${settings.connections} connections for ${settings.durationS}s`);
+  const embeddings = await throughput(
+    target,
+    embeddingsPath(target),
+    EMBEDDINGS_BODY,
+    settings.connections,
+    settings.durationS,
+  );
+  out.push({
+    contender: name,
+    scenario: 'embeddings',
+    rps: embeddings.rps,
+    rssMb: await rssMb(running.pid),
+    requests: embeddings.requests,
+    errors: embeddings.errors,
+  });
+  return out;
+}
+
+async function main(): Promise<void> {
+  const asJson = process.argv.includes('--json');
+  const settings = readSettings(process.env);
+  if (settings.contenders.some((c) => c.startsWith('tollgate')) && !existsSync(CLI)) {
+    throw new Error(`${CLI} not found: run npm run build first (or BENCH_CONTENDERS=direct,pipe)`);
+  }
+  installExitHandlers();
+  const startedAt = new Date();
+  const scripts = await compileForNode(
+    ROOT,
+    ['test/support/standin.ts', 'bench/standin-server.ts', 'bench/pipe-proxy.ts'],
+    BUILD_DIR,
+  );
+  const standin = await startStandinProcess(scripts.get('bench/standin-server.ts') as string, settings);
+  progress(`stand-in on ${standin.origin}; contenders: ${settings.contenders.join(', ')}`);
+  const rounds: Measurement[][] = [];
+  try {
+    for (let round = 1; round <= settings.rounds; round++) {
+      const measurements: Measurement[] = [];
+      for (const name of settings.contenders) {
+        progress(`round ${round}/${settings.rounds}: ${name}`);
+        let running: Running;
+        if (name === 'direct') {
+          running = {
+            target: { origin: standin.origin, openaiPrefix: '' },
+            pid: standin.child.pid,
+            stop: async () => {},
+          };
+        } else if (name === 'pipe') {
+          running = await startPipe(scripts.get('bench/pipe-proxy.ts') as string, standin.origin);
+        } else {
+          running = await startTollgate(name, standin.origin, settings);
+        }
+        try {
+          measurements.push(...(await measure(name, running, settings)));
+        } finally {
+          await running.stop();
+        }
+      }
+      rounds.push(measurements);
+    }
+  } finally {
+    await standin.child.stop();
+  }
+
+  const rows = withRatios(medians(rounds));
+  if (asJson) {
+    const report = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      settings,
+      machine: {
+        node: process.version,
+        platform: `${process.platform} ${process.arch}`,
+        cpus: availableParallelism(),
+        cpuModel: cpus()[0]?.model ?? 'unknown',
+      },
+      rows,
+      rounds,
+    };
+    const text = `${JSON.stringify(report, null, 2)}\n`;
+    const dir = join(ROOT, 'bench', 'results');
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+    await writeFile(file, text);
+    process.stdout.write(text);
+    progress(`results written to ${file}`);
+  } else {
+    const rounds = settings.rounds > 1 ? ` (medians of ${settings.rounds} rounds)` : '';
+    process.stdout.write(
+      `\ntollgate benchmark${rounds}: ${settings.connections} connections, ${settings.durationS}s, ` +
+        `${settings.streamRequests} streams of ${settings.streamChunks} chunks ${settings.chunkGapMs} ms apart, ` +
+        `node ${process.version}, ${availableParallelism()} CPUs\n\n${formatTable(rows)}\n\n${LEGEND}\n`,
+    );
+  }
+}
+
+main().catch(function failed(err: unknown) {
+  killAll();
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
