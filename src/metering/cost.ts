@@ -1,0 +1,111 @@
+import type { Provider } from '../config/schema.js';
+import type { Usage } from '../providers/adapter.js';
+import type { OpenAIPrice, Prices } from './prices.js';
+
+/**
+ * The cost of a call.
+ *
+ * Rounding: prices are turned into whole pico-dollars (1e-12 USD) per token or per credit
+ * (`USD per 1M tokens × 1e6`, `USD per 1,000 credits × 1e9`), the call is summed in pico-dollars
+ * (integers for whole token counts, exact below 2^53, about $9,000) and rounded once to a whole
+ * pico-dollar, then divided by 1e12. A division of two exact integers is correctly rounded, so the
+ * result is the double nearest the true decimal figure: 420,000,000 pUSD gives exactly `0.00042`,
+ * with no float noise to leak into ledgers, headers or test assertions. Prices are therefore
+ * resolved to 1e-6 USD per million tokens, far below any published price step.
+ */
+
+export interface Cost {
+  /** USD, rounded to the pico-dollar. 0 when not priced. */
+  usd: number;
+  /** False when the model (or LlamaParse tier) is not in the price table: booked at 0. */
+  priced: boolean;
+  /** The model (or tier) the cost was looked up by. */
+  model: string | undefined;
+}
+
+const PICO = 1e12;
+/** Default LlamaParse tier: what LlamaCloud runs when an upload names none. */
+const DEFAULT_TIER = 'cost_effective';
+
+/** A count as the price arithmetic may use it: finite and not negative, else 0. */
+const count = (v: number | undefined): number => (v !== undefined && Number.isFinite(v) && v > 0 ? v : 0);
+/** USD per 1M tokens → pico-dollars per token. */
+const picoPerToken = (usdPerMillion: number) => Math.round(usdPerMillion * 1e6);
+const toUsd = (pico: number) => Math.round(pico) / PICO;
+const unpriced = (model: string | undefined): Cost => ({ usd: 0, priced: false, model });
+
+function tokenCost(entry: OpenAIPrice, input: number, cached: number, output: number): number {
+  const inTokens = count(input);
+  const cachedTokens = Math.min(count(cached), inTokens);
+  return toUsd(
+    (inTokens - cachedTokens) * picoPerToken(entry.input_per_1m) +
+      cachedTokens * picoPerToken(entry.cached_input_per_1m) +
+      count(output) * picoPerToken(entry.output_per_1m),
+  );
+}
+
+function pageCost(prices: Prices, tier: string, pages: number, credits: number | undefined): Cost {
+  const rate = Math.round(prices.table.llamaparse.usd_per_1000_credits * 1e9); // pUSD per credit
+  if (credits !== undefined && Number.isFinite(credits) && credits >= 0) {
+    return { usd: toUsd(credits * rate), priced: true, model: tier };
+  }
+  const entry = prices.lookup('llamaparse', tier);
+  if (!entry) return unpriced(tier);
+  return { usd: toUsd(count(pages) * entry.credits_per_page * rate), priced: true, model: entry.tier };
+}
+
+/**
+ * What a call cost, from the usage the response reported.
+ *
+ * - OpenAI (chat, responses, embeddings): priced by the model the response names, else the
+ *   request's (also when the response names a model the table does not know):
+ *   `(input − cached) × input + cached × cached_input + output × output`, per 1M tokens.
+ * - LlamaParse: the credits the job reported × USD per 1,000 credits; without credits,
+ *   pages × the tier's credits per page (tier from the usage, else `requestModel`, else
+ *   `cost_effective`).
+ * - An unknown model or tier: `{ usd: 0, priced: false }`.
+ *
+ * @example
+ * costOf(prices, 'openai', { inputTokens: 1000, cachedInputTokens: 400, outputTokens: 500, pages: 0, model: 'gpt-4o-mini' });
+ * // → { usd: 0.00042, priced: true, model: 'gpt-4o-mini' }
+ */
+export function costOf(prices: Prices, provider: Provider, usage: Usage, requestModel?: string): Cost {
+  if (provider === 'llamaparse') {
+    return pageCost(prices, usage.tier ?? requestModel ?? DEFAULT_TIER, usage.pages, usage.credits);
+  }
+  let model = usage.model ?? requestModel;
+  if (model === undefined) return unpriced(undefined);
+  let entry = prices.lookup('openai', model);
+  if (!entry && requestModel !== undefined && requestModel !== model) {
+    const fallback = prices.lookup('openai', requestModel);
+    if (fallback) {
+      entry = fallback;
+      model = requestModel;
+    }
+  }
+  if (!entry) return unpriced(model);
+  return { usd: tokenCost(entry, usage.inputTokens, usage.cachedInputTokens, usage.outputTokens), priced: true, model };
+}
+
+/**
+ * The most a call can cost, for admission: every prompt token at the full input price (no cache
+ * discount) plus `maxOutputTokens` at the output price. For LlamaParse, `model` is the tier
+ * (default `cost_effective`) and `promptTokens` is read as the number of pages.
+ *
+ * @example
+ * worstCaseCost(prices, 'openai', 'gpt-4o-mini', 1000, 4096);
+ * // 1000 × 0.15 + 4096 × 0.60 = 2607.6 µUSD → { usd: 0.0026076, priced: true, model: 'gpt-4o-mini' }
+ */
+export function worstCaseCost(
+  prices: Prices,
+  provider: Provider,
+  model: string | undefined,
+  promptTokens: number,
+  maxOutputTokens: number,
+): Cost {
+  if (provider === 'llamaparse') return pageCost(prices, model ?? DEFAULT_TIER, promptTokens, undefined);
+  if (model === undefined) return unpriced(undefined);
+  const entry = prices.lookup('openai', model);
+  if (!entry) return unpriced(model);
+  return { usd: tokenCost(entry, promptTokens, 0, maxOutputTokens), priced: true, model };
+}

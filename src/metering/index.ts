@@ -1,0 +1,18 @@
+/**
+ * Metering: the price table and the cost of a call. The ledger and the `tollgate costs`
+ * report live elsewhere (`state/`, `metering/cli.ts`); this is pure pricing.
+ */
+export { type Cost, costOf, worstCaseCost } from './cost.js';
+export {
+  type LlamaParsePrices,
+  type LlamaParseTierPrice,
+  type LoadPriceTableOptions,
+  loadPriceTable,
+  type OpenAIPrice,
+  type PriceReload,
+  PriceSource,
+  Prices,
+  type PriceTable,
+  PriceTableError,
+  priceTableSchema,
+} from './prices.js';
