@@ -80,7 +80,11 @@ export function createApp(deps: AppDeps): Hono<ProxyEnv> {
     app.all(`${adapter.prefix}/*`, proxyHandler(deps.proxy, adapter, passthrough, `${adapter.prefix}/*`));
   }
 
-  app.notFound((c) => notFound(c.req.method, c.req.path).getResponse(shapeOf(c.req.path)));
+  app.notFound((c) => {
+    const res = notFound(c.req.method, c.req.path).getResponse(shapeOf(c.req.path));
+    res.headers.set('x-correlation-id', c.get('correlationId'));
+    return res;
+  });
   app.onError((err, c) => {
     const shape = shapeOf(c.req.path);
     const headers = { 'x-correlation-id': c.get('correlationId') ?? '' };

@@ -96,7 +96,8 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
   ) as Record<Provider, CircuitBreaker>;
   const mockSettings = () => config().mock;
   const mocks = Object.fromEntries(
-    providers.map((a) => [a.name, a.createMock(mockSettings, { maxUploadBytes: config().maxUploadBytes })]),
+    // The proxy enforces the (hot-reloadable) upload cap on every request before the mock reads a byte.
+    providers.map((a) => [a.name, a.createMock(mockSettings, { maxUploadBytes: Number.MAX_SAFE_INTEGER })]),
   ) as Record<Provider, ProviderMock & { close?(): void }>;
   const upstreams = new Upstreams();
 
@@ -105,9 +106,8 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     for (const p of PROVIDERS) {
       if (next.config.providers[p].mode !== prev.config.providers[p].mode) modes.set(next.config.providers[p].mode, p);
     }
-    if (changed.includes('SERVICE_MODE') && !changed.includes('OPENAI_MODE') && !changed.includes('LLAMAPARSE_MODE')) {
-      log.info({ modes: modes.snapshot() }, 'modes after reload');
-    }
+    if (next.config.defaultMode !== prev.config.defaultMode) modes.setDefault(next.config.defaultMode);
+    if (changed.some((k) => k.endsWith('_MODE'))) log.info({ modes: modes.snapshot() }, 'modes after reload');
   });
 
   let draining = false;
@@ -214,12 +214,13 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     return closing;
   };
 
+  const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`;
   log.info(
-    { url: `http://${hostHeader}`, modes: modes.snapshot().providers, version: VERSION, env_file: loaded.envFile },
+    { url, modes: modes.snapshot().providers, version: VERSION, env_file: loaded.envFile },
     'tollgate listening',
   );
   return {
-    url: `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`,
+    url,
     port,
     server,
     config: source,

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import {
   type Config,
+  crossFieldIssues,
   type EnvRecord,
   envSchema,
   type FileConfig,
@@ -83,7 +84,7 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
   for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v;
 
   const parsed = envSchema.safeParse(merged);
-  const issues = parsed.success ? [] : formatIssues(parsed.error.issues);
+  const issues = [...(parsed.success ? [] : formatIssues(parsed.error.issues)), ...crossFieldIssues(merged)];
   let file: FileConfig = {};
   const configFile =
     typeof merged.CONFIG_FILE === 'string' && merged.CONFIG_FILE !== '' ? merged.CONFIG_FILE : undefined;

@@ -116,93 +116,97 @@ const budgetVars = Object.fromEntries(
   ),
 );
 
-export const envSchema = z
-  .object({
-    HOST: z.preprocess(blankToUndefined, z.string().default('127.0.0.1')),
-    PORT: int(0, 65535).default(8790),
-    SERVICE_MODE: mode.default('mock'),
-    OPENAI_MODE: mode.optional(),
-    LLAMAPARSE_MODE: mode.optional(),
-    OPENAI_API_KEY: z.preprocess(blankToUndefined, z.string().optional()),
-    LLAMA_CLOUD_API_KEY: z.preprocess(blankToUndefined, z.string().optional()),
-    OPENAI_UPSTREAM_URL: httpUrl.default('https://api.openai.com/v1'),
-    LLAMAPARSE_UPSTREAM_URL: httpUrl.default('https://api.cloud.llamaindex.ai'),
-    FORWARD_CLIENT_AUTH: bool(false),
-    UPSTREAM_CONNECT_TIMEOUT_MS: int(1).default(2000),
-    UPSTREAM_TIMEOUT_MS: int(1).default(120000),
-    OPENAI_REQUESTS_PER_HOUR: optInt(1),
-    OPENAI_TOKENS_PER_HOUR: optInt(1),
-    LLAMAPARSE_REQUESTS_PER_HOUR: optInt(1),
-    LLAMAPARSE_PAGES_PER_HOUR: optInt(1),
-    OPENAI_REQUESTS_BURST: optInt(1),
-    OPENAI_TOKENS_BURST: optInt(1),
-    LLAMAPARSE_REQUESTS_BURST: optInt(1),
-    LLAMAPARSE_PAGES_BURST: optInt(1),
-    ...budgetVars,
-    BUDGET_TIMEZONE: timezone,
-    BUDGET_EXCEEDED_ACTION: z.preprocess(
-      blankToUndefined,
-      z.enum(['reject', 'mock'], { error: 'must be reject or mock' }).default('reject'),
-    ),
-    BUDGET_WARN_RATIO: z.preprocess(
-      blankToUndefined,
-      z.coerce.number({ error: 'must be a number' }).min(0).max(1, { error: 'must be between 0 and 1' }).default(0.8),
-    ),
-    BUDGET_INCLUDE_MOCK: bool(false),
-    RESERVE_OUTPUT_TOKENS: int(0).default(4096),
-    STATE_URL: stateUrl,
-    PRICES_FILE: z.preprocess(blankToUndefined, z.string().optional()),
-    CONFIG_FILE: z.preprocess(blankToUndefined, z.string().optional()),
-    HEALTH_CHECK_INTERVAL_MS: int(100).default(30000),
-    HEALTH_CHECK_TIMEOUT_MS: int(50).default(5000),
-    CIRCUIT_FAILURE_THRESHOLD: int(1).default(5),
-    CIRCUIT_RESET_MS: int(1).default(15000),
-    MAX_BODY_BYTES: int(1024).default(20 * 1024 * 1024),
-    LLAMAPARSE_MAX_UPLOAD_BYTES: int(1024).default(100 * 1024 * 1024),
-    ADMIN_TOKEN: z.preprocess(
-      blankToUndefined,
-      z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
-    ),
-    ALLOW_MODE_HEADER: bool(false),
-    MOCK_LATENCY_MS: latency,
-    MOCK_STREAM_CHUNK_DELAY_MS: int(0, 60000).default(0),
-    MOCK_ERROR_RATE: z.preprocess(
-      blankToUndefined,
-      z.coerce.number({ error: 'must be a number' }).min(0).max(1, { error: 'must be between 0 and 1' }).default(0),
-    ),
-    MOCK_SEED: int(0).default(0),
-    MOCK_PARSE_DELAY_MS: int(0, 3600000).default(500),
-    SHUTDOWN_GRACE_MS: int(0).default(10000),
-    LOG_LEVEL: z.preprocess(
-      (v) => (typeof v === 'string' ? blankToUndefined(v.toLowerCase()) : v),
-      z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
-    ),
-    OTEL_SERVICE_NAME: z.preprocess(blankToUndefined, z.string().default('tollgate')),
-    OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(blankToUndefined, httpUrl.optional()),
-  })
-  .superRefine((env, ctx) => {
-    for (const provider of PROVIDERS) {
-      const modeVar = provider === 'openai' ? 'OPENAI_MODE' : 'LLAMAPARSE_MODE';
-      const keyVar = provider === 'openai' ? 'OPENAI_API_KEY' : 'LLAMA_CLOUD_API_KEY';
-      const effective = env[modeVar] ?? env.SERVICE_MODE;
-      if (effective === 'real' && !env[keyVar] && !env.FORWARD_CLIENT_AUTH) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [keyVar],
-          message: `is required when ${provider} runs in real mode (${modeVar}/SERVICE_MODE=real)`,
-        });
-      }
-    }
-    if (env.HEALTH_CHECK_TIMEOUT_MS > env.HEALTH_CHECK_INTERVAL_MS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['HEALTH_CHECK_TIMEOUT_MS'],
-        message: 'must not exceed HEALTH_CHECK_INTERVAL_MS',
-      });
-    }
-  });
+export const envSchema = z.object({
+  HOST: z.preprocess(blankToUndefined, z.string().default('127.0.0.1')),
+  PORT: int(0, 65535).default(8790),
+  SERVICE_MODE: mode.default('mock'),
+  OPENAI_MODE: mode.optional(),
+  LLAMAPARSE_MODE: mode.optional(),
+  OPENAI_API_KEY: z.preprocess(blankToUndefined, z.string().optional()),
+  LLAMA_CLOUD_API_KEY: z.preprocess(blankToUndefined, z.string().optional()),
+  OPENAI_UPSTREAM_URL: httpUrl.default('https://api.openai.com/v1'),
+  LLAMAPARSE_UPSTREAM_URL: httpUrl.default('https://api.cloud.llamaindex.ai'),
+  FORWARD_CLIENT_AUTH: bool(false),
+  UPSTREAM_CONNECT_TIMEOUT_MS: int(1).default(2000),
+  UPSTREAM_TIMEOUT_MS: int(1).default(120000),
+  OPENAI_REQUESTS_PER_HOUR: optInt(1),
+  OPENAI_TOKENS_PER_HOUR: optInt(1),
+  LLAMAPARSE_REQUESTS_PER_HOUR: optInt(1),
+  LLAMAPARSE_PAGES_PER_HOUR: optInt(1),
+  OPENAI_REQUESTS_BURST: optInt(1),
+  OPENAI_TOKENS_BURST: optInt(1),
+  LLAMAPARSE_REQUESTS_BURST: optInt(1),
+  LLAMAPARSE_PAGES_BURST: optInt(1),
+  ...budgetVars,
+  BUDGET_TIMEZONE: timezone,
+  BUDGET_EXCEEDED_ACTION: z.preprocess(
+    blankToUndefined,
+    z.enum(['reject', 'mock'], { error: 'must be reject or mock' }).default('reject'),
+  ),
+  BUDGET_WARN_RATIO: z.preprocess(
+    blankToUndefined,
+    z.coerce.number({ error: 'must be a number' }).min(0).max(1, { error: 'must be between 0 and 1' }).default(0.8),
+  ),
+  BUDGET_INCLUDE_MOCK: bool(false),
+  RESERVE_OUTPUT_TOKENS: int(0).default(4096),
+  STATE_URL: stateUrl,
+  PRICES_FILE: z.preprocess(blankToUndefined, z.string().optional()),
+  CONFIG_FILE: z.preprocess(blankToUndefined, z.string().optional()),
+  HEALTH_CHECK_INTERVAL_MS: int(100).default(30000),
+  HEALTH_CHECK_TIMEOUT_MS: int(50).default(5000),
+  CIRCUIT_FAILURE_THRESHOLD: int(1).default(5),
+  CIRCUIT_RESET_MS: int(1).default(15000),
+  MAX_BODY_BYTES: int(1024).default(20 * 1024 * 1024),
+  LLAMAPARSE_MAX_UPLOAD_BYTES: int(1024).default(100 * 1024 * 1024),
+  ADMIN_TOKEN: z.preprocess(
+    blankToUndefined,
+    z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  ),
+  ALLOW_MODE_HEADER: bool(false),
+  MOCK_LATENCY_MS: latency,
+  MOCK_STREAM_CHUNK_DELAY_MS: int(0, 60000).default(0),
+  MOCK_ERROR_RATE: z.preprocess(
+    blankToUndefined,
+    z.coerce.number({ error: 'must be a number' }).min(0).max(1, { error: 'must be between 0 and 1' }).default(0),
+  ),
+  MOCK_SEED: int(0).default(0),
+  MOCK_PARSE_DELAY_MS: int(0, 3600000).default(500),
+  SHUTDOWN_GRACE_MS: int(0).default(10000),
+  LOG_LEVEL: z.preprocess(
+    (v) => (typeof v === 'string' ? blankToUndefined(v.toLowerCase()) : v),
+    z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  ),
+  OTEL_SERVICE_NAME: z.preprocess(blankToUndefined, z.string().default('tollgate')),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(blankToUndefined, httpUrl.optional()),
+});
 
 export type EnvRecord = z.infer<typeof envSchema>;
+
+/**
+ * Rules that span several variables. They read the raw values, so they are reported together
+ * with any single-variable errors instead of waiting for those to be fixed first.
+ */
+export function crossFieldIssues(raw: Record<string, string | undefined>): string[] {
+  const issues: string[] = [];
+  const val = (k: string) => (raw[k]?.trim() ? raw[k]!.trim() : undefined);
+  const forward = ['true', '1', 'yes'].includes(val('FORWARD_CLIENT_AUTH')?.toLowerCase() ?? '');
+  const serviceMode = val('SERVICE_MODE')?.toLowerCase() ?? 'mock';
+  for (const [provider, modeVar, keyVar] of [
+    ['openai', 'OPENAI_MODE', 'OPENAI_API_KEY'],
+    ['llamaparse', 'LLAMAPARSE_MODE', 'LLAMA_CLOUD_API_KEY'],
+  ] as const) {
+    const effective = val(modeVar)?.toLowerCase() ?? serviceMode;
+    if (effective === 'real' && !val(keyVar) && !forward) {
+      issues.push(`${keyVar}: is required when ${provider} runs in real mode (${modeVar}/SERVICE_MODE=real)`);
+    }
+  }
+  const interval = Number(val('HEALTH_CHECK_INTERVAL_MS') ?? 30000);
+  const timeout = Number(val('HEALTH_CHECK_TIMEOUT_MS') ?? 5000);
+  if (Number.isFinite(interval) && Number.isFinite(timeout) && timeout > interval) {
+    issues.push('HEALTH_CHECK_TIMEOUT_MS: must not exceed HEALTH_CHECK_INTERVAL_MS');
+  }
+  return issues;
+}
 
 /** Optional CONFIG_FILE (YAML or JSON): what does not fit in variables. */
 const rate = z.number().int().positive();
@@ -226,7 +230,7 @@ const budgetSet = z
 export const fileSchema = z
   .object({
     limits: z
-      .record(z.enum(PROVIDERS), z.object({ models: z.record(z.string(), limitSet).default({}) }).strict())
+      .partialRecord(z.enum(PROVIDERS), z.object({ models: z.record(z.string(), limitSet).default({}) }).strict())
       .optional(),
     budgets: z.record(z.string(), budgetSet).optional(),
     prices: z.record(z.string(), z.unknown()).optional(),

@@ -51,8 +51,10 @@ export interface ProviderAdapter {
   /** Public prefix on the sidecar, e.g. '/openai/v1'. */
   prefix: string;
   errorShape: ProviderShape;
-  /** Metered and known routes, most specific first; everything else under the prefix passes through. */
+  /** Metered and known routes, most specific first. */
   routes: RouteSpec[];
+  /** Pattern (relative to the prefix) of what else passes through to the upstream, e.g. '/*'. */
+  passthrough: string;
   /** The path a mock sees for a path relative to the prefix. */
   mockPath(rest: string): string;
   /** Headers that carry the sidecar's key upstream. */

@@ -282,6 +282,9 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       if (headerMode !== undefined && cfg.allowModeHeader) {
         const m = headerMode.toLowerCase();
         if (!isMode(m)) throw invalidRequest('x-tollgate-mode must be one of mock, real, hybrid', 'x-tollgate-mode');
+        if (m === 'real' && cfg.providers[provider].apiKey === undefined && !cfg.forwardClientAuth) {
+          throw invalidRequest(`${provider} has no API key configured; it cannot run in real mode`, 'x-tollgate-mode');
+        }
         call.mode = m;
       }
       const mode: Mode = call.mode;

@@ -46,6 +46,11 @@ export class ModeState {
     for (const l of this.#listeners) l(this.snapshot().providers);
   }
 
+  /** The default mode as configured (a reload of SERVICE_MODE); providers follow only where they have no override. */
+  setDefault(mode: Mode): void {
+    this.#default = mode;
+  }
+
   onChange(listener: (modes: Record<Provider, Mode>) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);

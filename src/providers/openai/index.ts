@@ -28,6 +28,7 @@ export const openai: ProviderAdapter = {
   name: 'openai',
   prefix: '/openai/v1',
   errorShape: 'openai',
+  passthrough: '/*',
   routes: openaiRoutes,
   mockPath: (rest) => `/v1${rest}`,
   authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
