@@ -504,6 +504,8 @@ describe('bad input in REAL mode never reaches anywhere but the stand-in', () =>
   });
   beforeEach(() => {
     standin.reset();
+    tg.circuits.openai.reset();
+    tg.circuits.llamaparse.reset();
   });
 
   for (const target of [
@@ -575,6 +577,8 @@ describe('bad input in REAL mode never reaches anywhere but the stand-in', () =>
     assertLlamaError(res.body, 'request_too_large');
     // The stand-in may have seen the start of the stream; it must never have received the whole of it.
     for (const r of standin.requests) assert.ok(r.bytes <= 4096, `upstream received ${r.bytes} bytes`);
+    // The worker's oversized upload is not the provider's failure.
+    assert.equal(tg.circuits.llamaparse.consecutiveFailures, 0);
   });
 
   it('sends an absolute-form request to the configured stand-in, by its path', async () => {
@@ -646,6 +650,32 @@ describe('bad input in REAL mode never reaches anywhere but the stand-in', () =>
     assert.equal(ok.status, 200);
     await ok.arrayBuffer();
     assert.equal(standin.hits('/v1/chat/completions'), 1);
+  });
+
+  for (const [name, encoded] of [
+    ['an encoded space', 'gpt%20x'],
+    ['an encoded non-ASCII character', '%E2%82%AC'],
+  ] as const) {
+    it(`forwards a path with ${name} still encoded, and never counts it against the circuit`, async () => {
+      const res = await fetch(`${tg.url}/openai/v1/models/${encoded}`);
+      const body = await res.text();
+      // The stand-in answers 404 model_not_found for an unknown model: the worker's own mistake.
+      assert.equal(res.status, 404, body);
+      assert.equal(standin.requests.at(-1)?.url, `/v1/models/${encoded}`);
+      assert.equal(tg.circuits.openai.consecutiveFailures, 0);
+    });
+  }
+
+  it('keeps the circuit closed after many malformed paths from one worker', async () => {
+    for (let i = 0; i < 6; i++) await (await fetch(`${tg.url}/openai/v1/models/bad%20name${i}`)).arrayBuffer();
+    assert.equal(tg.circuits.openai.state, 'closed');
+    const res = await fetch(`${tg.url}/openai/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: CHAT,
+    });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
   });
 
   it('still serves a normal chat call from the stand-in after all of the above', async () => {

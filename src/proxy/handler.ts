@@ -95,7 +95,10 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
     const rawUrl = incoming.url ?? '/';
     const q = rawUrl.indexOf('?');
     const search = q === -1 ? '' : rawUrl.slice(q);
-    const rest = c.req.path.slice(adapter.prefix.length) || '/';
+    // Forward the path as the worker encoded it (pathGuard has refused dot segments and encoded separators);
+    // c.req.path is decoded and would turn %20 into a raw space the upstream request cannot carry.
+    const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    const rest = rawPath.slice(adapter.prefix.length) || '/';
     const call: CallRecord = {
       correlationId: c.get('correlationId'),
       traceId: trace.traceId,
@@ -404,6 +407,9 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
           throw e.reason === 'upstream_timeout' ? upstreamTimeout(provider, e) : upstreamUnreachable(provider, e);
         }
         circuit.release(permit.probe);
+        if ((e as { code?: string }).code === 'UND_ERR_INVALID_ARG') {
+          throw invalidRequest(`The request cannot be forwarded: ${(e as Error).message}`);
+        }
         throw e;
       }
       if (res.status >= 500) circuit.failure();

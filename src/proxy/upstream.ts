@@ -43,6 +43,8 @@ export function classify(error: unknown, timedOut: boolean): UpstreamFailure | u
   const code = (error as { code?: string } | null)?.code;
   if (code !== undefined && TIMEOUT_CODES.has(code)) return new UpstreamFailure('upstream_timeout', error);
   if ((error as Error | null)?.name === 'AbortError') return undefined;
+  // undici refusing the request locally (a header or path it cannot send) is not the provider's failure.
+  if (code === 'UND_ERR_INVALID_ARG') return undefined;
   return new UpstreamFailure('upstream_unreachable', error);
 }
 

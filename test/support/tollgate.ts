@@ -58,11 +58,9 @@ export async function startTestTollgate(
     logDestination: log.stream,
     onCall: (c) => calls.push(c),
   });
-  return Object.assign(tollgate, {
+  Object.defineProperty(tollgate, 'logs', { get: () => log.lines(), enumerable: true });
+  return Object.assign(tollgate as Tollgate & { logs: Record<string, unknown>[] }, {
     calls,
-    get logs() {
-      return log.lines();
-    },
     logText: log.text,
     close: () => tollgate.shutdown('test'),
   });

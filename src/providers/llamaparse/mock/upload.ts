@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
-import { invalidRequest, requestTooLarge, type TollgateError, unsupportedMediaType } from '../../../errors.js';
+import { invalidRequest, requestTooLarge, TollgateError, unsupportedMediaType } from '../../../errors.js';
 import type { FormFields } from './tiers.js';
 
 export interface UploadedFile {
@@ -129,7 +129,10 @@ export function readMultipart(
     });
 
     body.on('data', countBytes);
-    body.on('error', (error: Error) => fail(invalidRequest(`Upload interrupted: ${error.message}`)));
+    // A size refusal from the proxy's cap keeps its 413; anything else is an interrupted upload.
+    body.on('error', (error: Error) =>
+      fail(error instanceof TollgateError ? error : invalidRequest(`Upload interrupted: ${error.message}`)),
+    );
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
     body.pipe(parser);
