@@ -15,13 +15,9 @@
  * `version`) to upload, or JSON `{ file_id, tier, version }` after `POST /api/v1/beta/files`.
  */
 
-export interface RouteSpec {
-  operation: string;
-  method: string;
-  pattern: string;
-  body: 'json' | 'stream' | 'none';
-  metered: boolean;
-}
+import type { RouteSpec } from '../adapter.js';
+
+export type { RouteSpec };
 
 const V1_PREFIXES = ['/api/v1/parsing', '/api/parsing'] as const;
 

@@ -57,38 +57,14 @@ export function optionalInt(
   const v = body[param];
   if (!present(v)) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v)) throw wrongType(param, 'an integer', v);
-  if (v < min) {
-    throw invalidRequest(
-      `Invalid '${param}': integer below minimum value. Expected a value >= ${min}, but got ${v} instead.`,
-      param,
-    );
-  }
-  if (v > max) {
-    throw invalidRequest(
-      `Invalid '${param}': integer above maximum value. Expected a value <= ${max}, but got ${v} instead.`,
-      param,
-    );
-  }
-  return v;
+  return inRange(param, v, 'integer', min, max);
 }
 
 export function optionalNumber(body: Body, param: string, min: number, max: number): number | undefined {
   const v = body[param];
   if (!present(v)) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) throw wrongType(param, 'a decimal', v);
-  if (v < min) {
-    throw invalidRequest(
-      `Invalid '${param}': decimal below minimum value. Expected a value >= ${min}, but got ${v} instead.`,
-      param,
-    );
-  }
-  if (v > max) {
-    throw invalidRequest(
-      `Invalid '${param}': decimal above maximum value. Expected a value <= ${max}, but got ${v} instead.`,
-      param,
-    );
-  }
-  return v;
+  return inRange(param, v, 'decimal', min, max);
 }
 
 export function optionalBool(body: Body, param: string): boolean | undefined {
@@ -120,4 +96,21 @@ export function checkSampling(body: Body): void {
   optionalNumber(body, 'frequency_penalty', -2, 2);
   optionalInt(body, 'seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   optionalInt(body, 'top_logprobs', 0, 20);
+}
+
+/** OpenAI's wording for a number outside its allowed range. */
+function inRange(param: string, v: number, kind: 'integer' | 'decimal', min: number, max: number): number {
+  if (v < min) {
+    throw invalidRequest(
+      `Invalid '${param}': ${kind} below minimum value. Expected a value >= ${min}, but got ${v} instead.`,
+      param,
+    );
+  }
+  if (v > max) {
+    throw invalidRequest(
+      `Invalid '${param}': ${kind} above maximum value. Expected a value <= ${max}, but got ${v} instead.`,
+      param,
+    );
+  }
+  return v;
 }
