@@ -125,6 +125,42 @@ export function storeConformance(name: string, options: ConformanceOptions): voi
       assert.equal(rows[0]!.correlationId, 'c-1');
     });
 
+    it('shows counters to decide, read in the same step as the keys', async () => {
+      await store.record(row(), [{ key: 'spent:c', nanoUsd: 42, expiresAt: Date.now() + 60_000 }]);
+      const seen = await store.transact({
+        keys: ['k:withcounter'],
+        counters: ['spent:c', 'spent:c-none'],
+        decide: (v) => ({ writes: new Map(), result: [v.get('spent:c'), v.get('spent:c-none')] }),
+      });
+      assert.deepEqual(seen, [42, 0]);
+    });
+
+    it('re-decides when a counter it read changes before the commit', async () => {
+      let runs = 0;
+      const key = 'spent:race';
+      const result = await store.transact({
+        keys: ['k:race'],
+        counters: [key],
+        decide: (v) => {
+          runs += 1;
+          return { writes: new Map([['k:race', { seen: v.get(key) }]]), result: v.get(key) };
+        },
+      });
+      assert.equal(result, 0);
+      assert.ok(runs >= 1);
+      // Interleave a record between many concurrent transacts: the final decision must see the final spend.
+      const writers = Array.from({ length: 20 }, (_, i) =>
+        store.record(row(), [{ key, nanoUsd: 1, expiresAt: Date.now() + 60_000 }]).then(() => i),
+      );
+      await Promise.all(writers);
+      const last = await store.transact({
+        keys: ['k:race'],
+        counters: [key],
+        decide: (v) => ({ writes: new Map(), result: v.get(key) }),
+      });
+      assert.equal(last, 20);
+    });
+
     it('reports its health', () => {
       assert.ok(['pass', 'warn', 'fail'].includes(store.health().status));
     });

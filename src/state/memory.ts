@@ -50,6 +50,7 @@ export class MemoryStore implements Store {
     const now = this.#now();
     const values = new Map<string, unknown>();
     for (const k of request.keys) values.set(k, this.#live(this.#values, k, now)?.value);
+    for (const k of request.counters ?? []) values.set(k, (this.#live(this.#counters, k, now)?.value as number) ?? 0);
     const { writes, result } = request.decide(values, now);
     for (const [k, v] of writes) {
       if (v === undefined) this.#values.delete(k);

@@ -40,6 +40,12 @@ export interface SpendIncrement {
 export interface TransactRequest<T> {
   keys: readonly string[];
   /**
+   * Counters (written by `record`) to read in the same atomic step; `decide` sees them in `values`
+   * as numbers (0 when absent). The commit also fails, and `decide` runs again, if one of them
+   * changed meanwhile: budgets compare spend and holds as of one instant.
+   */
+  counters?: readonly string[];
+  /**
    * Computes the new values from the current ones (undefined when absent) and the store's clock.
    * Must be pure: it may run more than once when another writer got there first.
    * Return `writes` for keys to set (undefined deletes) and the caller's `result`.
