@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'upstream_timeout'
   | 'upstream_error'
   | 'mock_fault'
+  | 'state_unavailable'
   | 'internal_error';
 
 /** OpenAI's `type` for each of our codes. */
@@ -39,6 +40,7 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   upstream_timeout: 'api_error',
   upstream_error: 'api_error',
   mock_fault: 'server_error',
+  state_unavailable: 'server_error',
   internal_error: 'server_error',
 };
 

@@ -6,6 +6,7 @@ import type { DestinationStream } from 'pino';
 import { createApp } from './app.js';
 import {
   type Config,
+  ConfigError,
   ConfigSource,
   type Loaded,
   type LoadOptions,
@@ -13,7 +14,12 @@ import {
   PROVIDERS,
   type Provider,
 } from './config/index.js';
+import { invalidRequest } from './errors.js';
 import type { Check } from './health/index.js';
+import { Limiter } from './limits/limiter.js';
+import { Meter } from './metering/meter.js';
+import { PriceSource, PriceTableError } from './metering/prices.js';
+import { costReport, GROUP_KEYS, type GroupKey, REPORT_WINDOWS, type ReportWindow } from './metering/report.js';
 import { providers } from './providers/index.js';
 import type { ProviderMock } from './providers/types.js';
 import type { CallRecord } from './proxy/call.js';
@@ -21,6 +27,7 @@ import type { ProxyDeps } from './proxy/handler.js';
 import { Upstreams } from './proxy/upstream.js';
 import { CircuitBreaker } from './routing/circuit.js';
 import { ModeState } from './routing/mode.js';
+import { createStore, type Store } from './state/index.js';
 import { createLogger, type Logger, logCall } from './telemetry/logger.js';
 
 export const VERSION: string = (() => {
@@ -41,6 +48,8 @@ export interface StartOptions extends LoadOptions {
   watch?: boolean;
   /** Observe every finished call (tests, metrics). */
   onCall?: (call: CallRecord) => void;
+  /** Use this store instead of the one STATE_URL names (tests). */
+  store?: Store;
 }
 
 export interface Tollgate {
@@ -51,6 +60,8 @@ export interface Tollgate {
   modes: ModeState;
   circuits: Record<Provider, CircuitBreaker>;
   log: Logger;
+  store: Store;
+  limiter: Limiter;
   inFlight(): number;
   /** Stops accepting, lets in-flight requests finish (up to SHUTDOWN_GRACE_MS), then closes everything. */
   shutdown(reason?: string): Promise<void>;
@@ -101,6 +112,19 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
   ) as Record<Provider, ProviderMock & { close?(): void }>;
   const upstreams = new Upstreams();
 
+  let prices: PriceSource;
+  try {
+    prices = new PriceSource({ file: loaded.config.pricesFile, extra: loaded.config.extraPrices });
+  } catch (e) {
+    if (e instanceof PriceTableError) throw new ConfigError(e.issues.map((i) => `PRICES_FILE ${i}`));
+    throw e;
+  }
+  const meter = new Meter(prices);
+  const store = options.store ?? (await createStore(loaded.config.stateUrl, { log }));
+  await store.open();
+  const rejected = (provider: Provider, limit: string) => log.debug({ provider, limit }, 'rate limited');
+  const limiter = new Limiter({ store, config, onRejected: rejected });
+
   source.on('change', ({ next, prev, changed }) => {
     log.level = next.config.logLevel;
     for (const p of PROVIDERS) {
@@ -108,6 +132,9 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     }
     if (next.config.defaultMode !== prev.config.defaultMode) modes.setDefault(next.config.defaultMode);
     if (changed.some((k) => k.endsWith('_MODE'))) log.info({ modes: modes.snapshot() }, 'modes after reload');
+    const reloaded = prices.reload({ file: next.config.pricesFile, extra: next.config.extraPrices });
+    if (!reloaded.ok)
+      log.error({ issues: reloaded.issues }, 'price table reload rejected; the previous prices stay in force');
   });
 
   let draining = false;
@@ -118,6 +145,8 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     circuits,
     upstreams,
     mocks,
+    limiter,
+    meter,
     onCallEnd: (call) => {
       logCall(log, call);
       options.onCall?.(call);
@@ -143,17 +172,113 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
         },
       ];
     }
+    const sh = store.health();
+    // A remote store on its local fallback fails its own check but only warns overall (contract §6).
+    out['state:store'] = [
+      {
+        componentType: 'datastore',
+        status: sh.status,
+        time,
+        output: sh.output,
+        ...(sh.degraded ? { overall: 'warn' as const } : {}),
+      },
+    ];
+    for (const b of lastBudgets) {
+      const ratio = b.limitUsd === 0 ? 1 : b.spentUsd / b.limitUsd;
+      const key = `budget:${b.window}${b.scope === 'total' ? '' : `:${b.scope}`}`;
+      (out[key] ??= []).push({
+        componentId: b.scope,
+        status: ratio >= 1 ? 'fail' : ratio >= config().budgets.warnRatio ? 'warn' : 'pass',
+        observedValue: Math.round(ratio * 10000) / 10000,
+        observedUnit: 'ratio of budget spent',
+        time,
+        output: `$${b.spentUsd.toFixed(4)} of $${b.limitUsd.toFixed(4)} spent`,
+      });
+    }
     return out;
   };
+  let lastBudgets: Awaited<ReturnType<Limiter['snapshot']>>['budgets'] = [];
+  const refreshBudgets = async () => {
+    try {
+      lastBudgets = (await limiter.snapshot()).budgets;
+      for (const b of lastBudgets) {
+        if (b.limitUsd > 0 && b.spentUsd / b.limitUsd >= config().budgets.warnRatio) {
+          log.warn(
+            { scope: b.scope, window: b.window, spent_usd: b.spentUsd, limit_usd: b.limitUsd },
+            'budget near its limit',
+          );
+        }
+      }
+    } catch (err) {
+      log.warn({ err }, 'budget snapshot failed');
+    }
+  };
+  await refreshBudgets();
+  const budgetTimer = setInterval(() => void refreshBudgets(), 5000);
+  budgetTimer.unref();
 
   const app = createApp({
     proxy,
     providers,
-    admin: { config: source, modes },
+    admin: {
+      config: source,
+      modes,
+      extend: (admin) => {
+        admin.get('/costs', async (c) => {
+          const window = (c.req.query('window') ?? 'day') as ReportWindow;
+          if (!REPORT_WINDOWS.includes(window)) throw invalidRequest('window must be hour, day or month', 'window');
+          const groupBy = (c.req.query('group_by') ?? 'provider,model')
+            .split(',')
+            .map((g) => g.trim())
+            .filter(Boolean);
+          const bad = groupBy.filter((g) => !(GROUP_KEYS as readonly string[]).includes(g));
+          if (bad.length > 0) throw invalidRequest(`group_by accepts ${GROUP_KEYS.join(', ')}`, 'group_by');
+          return c.json(
+            await costReport({
+              store,
+              limiter,
+              window,
+              groupBy: groupBy as GroupKey[],
+              timeZone: config().budgets.timezone,
+            }),
+          );
+        });
+        admin.get('/limits', async (c) => {
+          const snap = await limiter.snapshot();
+          return c.json({
+            buckets: snap.buckets.map((b) => ({
+              scope: b.scope,
+              kind: b.kind,
+              limit_per_hour: b.limit,
+              capacity: b.burst,
+              available: b.remaining,
+              refill_per_second: b.refillPerSecond,
+              full_in_ms: b.resetMs,
+            })),
+            budgets: snap.budgets.map((b) => ({
+              scope: b.scope,
+              window: b.window,
+              limit_usd: b.limitUsd,
+              spent_usd: b.spentUsd,
+              held_usd: b.heldUsd,
+              remaining_usd: b.remainingUsd,
+              from: new Date(b.windowStart).toISOString(),
+              to: new Date(b.windowEnd).toISOString(),
+            })),
+          });
+        });
+      },
+    },
     health: {
       version: VERSION,
       checks,
-      ready: () => (draining ? { ready: false, reason: 'draining' } : { ready: true }),
+      ready: () => {
+        if (draining) return { ready: false, reason: 'draining' };
+        const sh = store.health();
+        // A remote store's local fallback keeps serving: only an unusable embedded store is not ready.
+        if (sh.status === 'fail' && !sh.degraded) return { ready: false, reason: `state store: ${sh.output}` };
+        return { ready: true };
+      },
     },
     log,
   });
@@ -208,6 +333,8 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       source.close();
       for (const m of Object.values(mocks)) m.close?.();
       await upstreams.close();
+      clearInterval(budgetTimer);
+      await store.close();
       log.info({ reason }, 'stopped');
       log.flush?.();
     })();
@@ -227,6 +354,8 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     modes,
     circuits,
     log,
+    store,
+    limiter,
     inFlight: () => active,
     shutdown,
   };

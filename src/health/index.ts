@@ -11,6 +11,8 @@ export interface Check {
   observedUnit?: string;
   time: string;
   output?: string;
+  /** How this check counts towards the overall status, when milder than its own (not shown). */
+  overall?: CheckStatus;
 }
 
 export interface HealthDeps {
@@ -33,8 +35,11 @@ export function healthRoutes(deps: HealthDeps): Hono {
   });
   app.get('/health', (c) => {
     const checks = deps.checks();
-    const status = worst(Object.values(checks).flatMap((list) => list.map((ch) => ch.status)));
-    const body = JSON.stringify({ status, version: deps.version, serviceId: 'tollgate', checks });
+    const status = worst(Object.values(checks).flatMap((list) => list.map((ch) => ch.overall ?? ch.status)));
+    const shown = Object.fromEntries(
+      Object.entries(checks).map(([k, list]) => [k, list.map(({ overall: _, ...ch }) => ch)]),
+    );
+    const body = JSON.stringify({ status, version: deps.version, serviceId: 'tollgate', checks: shown });
     return c.body(body, status === 'fail' ? 503 : 200, {
       'content-type': 'application/health+json',
       'cache-control': 'no-store',

@@ -26,6 +26,19 @@ export interface Usage {
   /** LlamaParse tier, when known. */
   tier?: string;
   credits?: number;
+  /** True once the provider reported usage itself (else counts are estimated from what was delivered). */
+  reported?: boolean;
+  /** Text delivered so far in a stream, to count a stream cut short with the tokenizer. */
+  deliveredText?: string;
+}
+
+/** What admission reserves for a call before it runs. */
+export interface WorstCase {
+  inputTokens: number;
+  outputTokens: number;
+  pages: number;
+  /** Model or LlamaParse tier to price the worst case with. */
+  model: string | undefined;
 }
 
 export const emptyUsage = (): Usage => ({ inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, pages: 0 });
@@ -71,6 +84,15 @@ export interface ProviderAdapter {
    * HYBRID fallback): such follow-up calls are answered by the mock in every mode.
    */
   mockOwns?(mock: ProviderMock, operation: string, params: Record<string, string>): boolean;
+  /**
+   * The worst case of an admitted call (prompt tokens by tokenizer + the output allowance), or
+   * undefined for operations that are not admitted (status polls, model lists).
+   */
+  worstCase?(operation: string, json: unknown, reserveOutputTokens: number): WorstCase | undefined;
+  /** Counts output tokens of text a stream delivered before it was cut short. */
+  countTokens?(model: string | undefined, text: string): number;
+  /** A ledger id that books the call once fleet-wide (LlamaParse: once per job); default: one row per call. */
+  bookingId?(operation: string, params: Record<string, string>): string | undefined;
   /** Usage from a whole JSON response. */
   usageFromJson(operation: string, body: unknown): Usage | undefined;
   /** Folds one SSE event into the running usage; returns true when the event exists only for the injected usage. */

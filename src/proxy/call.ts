@@ -37,4 +37,8 @@ export interface CallRecord {
   errorType: string | undefined;
   /** The worker went away before the answer was complete. */
   aborted: boolean;
+  /** The model has no price: booked at 0. */
+  unpriced: boolean;
+  /** Which limit refused or degraded the call ('requests', 'tokens', 'pages', 'budget'). */
+  limitedBy: string | undefined;
 }

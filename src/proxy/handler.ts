@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -12,10 +13,14 @@ import {
   upstreamTimeout,
   upstreamUnreachable,
 } from '../errors.js';
-import { emptyUsage, type ProviderAdapter, type RouteSpec, type Usage } from '../providers/adapter.js';
+import type { Admission, Limiter } from '../limits/limiter.js';
+import { toNano } from '../limits/limiter.js';
+import type { Meter } from '../metering/meter.js';
+import { emptyUsage, type ProviderAdapter, type RouteSpec, type Usage, type WorstCase } from '../providers/adapter.js';
 import type { ProviderMock, ProviderReply } from '../providers/types.js';
 import type { CircuitBreaker } from '../routing/circuit.js';
 import { type FallbackReason, isMode, type ModeState } from '../routing/mode.js';
+import type { LedgerRow } from '../state/types.js';
 import { cappedBody, readBody, type Spooled, spool } from './body.js';
 import type { CallRecord } from './call.js';
 import { continueTrace, downstreamHeaders, upstreamHeaders } from './headers.js';
@@ -28,6 +33,8 @@ export interface ProxyDeps {
   circuits: Record<Provider, CircuitBreaker>;
   upstreams: Upstreams;
   mocks: Record<Provider, ProviderMock>;
+  limiter: Limiter;
+  meter: Meter;
   /** False while background health probes say the provider is down (HYBRID treats it as an open circuit). */
   providerHealthy?: (provider: Provider) => boolean;
   /** Called once per call, when the answer is complete or abandoned. */
@@ -123,6 +130,8 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       costUsd: undefined,
       errorType: undefined,
       aborted: false,
+      unpriced: false,
+      limitedBy: undefined,
     };
     const aborter = new AbortController();
     const onClose = () => {
@@ -133,6 +142,64 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
     };
     outgoing.once('close', onClose);
     let spooled: Spooled | undefined;
+    let params: Record<string, string> = {};
+    let admission: Admission | undefined;
+    let worst: WorstCase | undefined;
+    let limitHeaders: Record<string, string> = {};
+    let finished = false;
+
+    /**
+     * Books the call and settles its admission, once. Runs before the last byte goes out (the
+     * worker never holds a whole answer the ledger lacks), or at the end of an abandoned call.
+     */
+    const finish = async () => {
+      if (finished) return;
+      finished = true;
+      let row: LedgerRow | undefined;
+      let tokens = 0;
+      let pages = 0;
+      const ok = call.status >= 200 && call.status < 300;
+      const bookingId = adapter.bookingId?.(route.operation, params);
+      if (route.metered && ok && (call.usage !== undefined || worst !== undefined)) {
+        const u = call.usage ?? emptyUsage();
+        if (!u.reported && worst !== undefined) {
+          // No usage from the provider (a stream cut short): count what was delivered, never book zero.
+          u.inputTokens = worst.inputTokens;
+          u.outputTokens = adapter.countTokens?.(u.model ?? call.model, u.deliveredText ?? '') ?? 0;
+        }
+        call.usage = u;
+        if (u.reported || (worst !== undefined && worst.inputTokens + worst.outputTokens > 0)) {
+          const cost = deps.meter.cost(provider, u, call.model);
+          call.unpriced = !cost.priced;
+          tokens = u.inputTokens + u.outputTokens;
+          pages = u.pages;
+          row = {
+            id: bookingId ?? randomUUID(),
+            ts: Date.now(),
+            correlationId: call.correlationId,
+            traceId: call.traceId,
+            provider,
+            operation: route.operation,
+            model: u.model ?? cost.model ?? call.model ?? u.tier ?? 'unknown',
+            servedBy: call.servedBy,
+            inputTokens: u.inputTokens,
+            cachedInputTokens: u.cachedInputTokens,
+            outputTokens: u.outputTokens,
+            pages: u.pages,
+            costNanoUsd: toNano(cost.usd),
+            billable: call.servedBy === 'real' || deps.config().budgets.includeMock,
+          };
+          call.costUsd = cost.usd;
+        }
+      }
+      if (admission !== undefined) {
+        await admission.settle({ row, tokens: row ? tokens : (worst?.inputTokens ?? 0), pages });
+      } else if (row !== undefined) {
+        const fresh = await deps.limiter.book(row, { provider, model: call.model, pages });
+        // A job read a second time was booked already: this call adds nothing.
+        if (!fresh) call.costUsd = 0;
+      }
+    };
 
     const ours = (): OutgoingHttpHeaders => {
       const h: OutgoingHttpHeaders = {
@@ -141,6 +208,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         'x-tollgate-mode': call.mode,
       };
       if (call.fallbackReason !== undefined) h['x-tollgate-fallback'] = call.fallbackReason;
+      for (const k in limitHeaders) h[k] = limitHeaders[k];
       return h;
     };
 
@@ -174,6 +242,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       const tail = onEnd?.();
       if (tail && !outgoing.destroyed) outgoing.write(tail);
       if (aborter.signal.aborted) return;
+      await finish();
       outgoing.end();
     };
 
@@ -232,6 +301,19 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
               // Not JSON after all: relay as is, unmetered.
             }
             delete headers['content-encoding'];
+            try {
+              await finish();
+            } catch (e) {
+              // The ledger could not take the row: the worker must not hold an answer it lacks.
+              throw new TollgateError(
+                503,
+                'state_unavailable',
+                'The spend ledger could not be written; the answer was withheld',
+                { cause: e },
+              );
+            }
+            if (call.costUsd !== undefined)
+              headers['x-tollgate-cost-usd'] = call.costUsd.toFixed(9).replace(/\.?0+$/, '') || '0';
             writeWhole(status, headers, text);
             return;
           }
@@ -273,6 +355,8 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         err = new TollgateError(500, 'internal_error', 'The sidecar failed to handle this request');
       }
       call.errorType = err.code;
+      if (err.code === 'rate_limit_exceeded') call.limitedBy = err.type;
+      else if (err.code === 'budget_exceeded') call.limitedBy = 'budget';
       writeWhole(
         err.status,
         { 'content-type': 'application/json', ...err.headers },
@@ -335,7 +419,25 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         await deliver(reply.status, { ...reply.headers }, reply.body, prepared?.stripUsage === true);
       };
 
-      const params = c.req.param() as Record<string, string>;
+      params = c.req.param() as Record<string, string>;
+      worst = route.metered ? adapter.worstCase?.(route.operation, json, cfg.reserveOutputTokens) : undefined;
+      if (worst !== undefined) {
+        admission = await deps.limiter.admit({
+          id: randomUUID(),
+          provider,
+          model: call.model ?? worst.model,
+          tokens: worst.inputTokens + worst.outputTokens,
+          pages: worst.pages,
+          worstUsd: deps.meter.worst(provider, worst.model, worst.pages || worst.inputTokens, worst.outputTokens),
+          budgeted: mode !== 'mock' || cfg.budgets.includeMock,
+        });
+        limitHeaders = admission.headers;
+        if (admission.budgetExceeded !== undefined && mode !== 'mock') {
+          call.limitedBy = 'budget';
+          await serveMock('budget_exceeded');
+          return RESPONSE_ALREADY_SENT;
+        }
+      }
       if (mode === 'mock' || adapter.mockOwns?.(mock(), route.operation, params)) {
         await serveMock();
         return RESPONSE_ALREADY_SENT;
@@ -427,6 +529,12 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       if (!(aborter.signal.aborted && !(e instanceof TollgateError))) sendError(e);
       else if (!outgoing.destroyed) outgoing.destroy();
     } finally {
+      try {
+        await finish();
+      } catch (e) {
+        // The answer is gone already (or failed); the ledger failure is logged, the worker saw the cut.
+        deps.onError(e, call);
+      }
       outgoing.off('close', onClose);
       void spooled?.cleanup();
       call.durationMs = performance.now() - started;

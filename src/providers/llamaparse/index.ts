@@ -31,13 +31,36 @@ export const llamaparse: ProviderAdapter = {
   mockOwns(mock, _operation, params) {
     return params.id !== undefined && (mock as LlamaParseMock).describeJob?.(params.id) !== undefined;
   },
+  worstCase(operation, json) {
+    // Pages are unknown until the job ran: an upload reserves one page; the job books the rest.
+    if (operation !== 'parse.upload' && operation !== 'parse.v2.upload' && operation !== 'parse.v2.create')
+      return undefined;
+    return {
+      inputTokens: 0,
+      outputTokens: 0,
+      pages: 1,
+      model: llamaparse.requestModel(operation, json) ?? 'cost_effective',
+    };
+  },
+  bookingId: (operation, params) =>
+    params.id !== undefined &&
+    (operation.startsWith('parse.result') || operation === 'parse.job' || operation === 'parse.v2.get')
+      ? `llamaparse:job:${params.id}`
+      : undefined,
   usageFromJson(_operation, body): Usage | undefined {
     if (!isObject(body)) return undefined;
     const meta = isObject(body.job_metadata) ? body.job_metadata : undefined;
-    if (meta === undefined) return undefined;
+    const job = isObject(body.job) ? body.job : undefined;
+    // v2 without job_metadata: the expanded pages still tell how many were parsed.
+    const expanded = [body.markdown, body.text].find((x) => isObject(x) && Array.isArray(x.pages)) as
+      | { pages: unknown[] }
+      | undefined;
+    if (meta === undefined && (expanded === undefined || job?.status !== 'COMPLETED')) return undefined;
     const usage = emptyUsage();
-    usage.pages = count(meta.job_pages) ?? 0;
-    usage.credits = count(meta.credits_used) ?? count(meta.job_credits_usage);
+    usage.reported = true;
+    usage.pages = count(meta?.job_pages) ?? expanded?.pages.length ?? 0;
+    usage.credits = count(meta?.credits_used) ?? count(meta?.job_credits_usage);
+    if (typeof job?.tier === 'string') usage.tier = job.tier;
     return usage;
   },
 };

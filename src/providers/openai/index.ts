@@ -1,5 +1,6 @@
 import type { ProviderAdapter, RouteSpec, Usage } from '../adapter.js';
 import { createOpenAIMock } from './mock/index.js';
+import { countChatTokens, countTextTokens } from './tokens.js';
 import { usageFromJson, usageFromSse } from './usage.js';
 
 export const openaiRoutes: RouteSpec[] = [
@@ -19,6 +20,23 @@ const GEN_AI_OPERATION: Record<string, string> = {
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const positiveInt = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+
+/** Tokens of whatever an input field holds: a string, content parts, messages, or token ids. */
+function inputTokens(model: string, input: unknown): number {
+  if (typeof input === 'string') return countTextTokens(model, input);
+  if (Array.isArray(input)) {
+    if (input.every((x) => typeof x === 'number')) return input.length;
+    let n = 0;
+    for (const item of input) {
+      if (typeof item === 'string' || Array.isArray(item)) n += inputTokens(model, item);
+      else if (isObject(item)) n += countChatTokens(model, [item]);
+    }
+    return n;
+  }
+  return 0;
+}
 
 /**
  * OpenAI: chat completions, embeddings, responses and models are known and metered; every
@@ -44,6 +62,26 @@ export const openai: ProviderAdapter = {
     if (options?.include_usage === true) return undefined;
     return { body: { ...json, stream_options: { ...options, include_usage: true } }, stripUsage: true };
   },
+  worstCase(operation, json, reserveOutputTokens) {
+    if (!isObject(json) || typeof json.model !== 'string') return undefined;
+    const model = json.model;
+    if (operation === 'chat') {
+      const messages = Array.isArray(json.messages) ? json.messages : [];
+      const tools = json.tools === undefined ? 0 : countTextTokens(model, JSON.stringify(json.tools));
+      const n = positiveInt(json.n) ?? 1;
+      const out = positiveInt(json.max_completion_tokens) ?? positiveInt(json.max_tokens) ?? reserveOutputTokens;
+      return { inputTokens: countChatTokens(model, messages) + tools, outputTokens: out * n, pages: 0, model };
+    }
+    if (operation === 'embeddings')
+      return { inputTokens: inputTokens(model, json.input), outputTokens: 0, pages: 0, model };
+    if (operation === 'responses') {
+      const instructions = typeof json.instructions === 'string' ? countTextTokens(model, json.instructions) : 0;
+      const out = positiveInt(json.max_output_tokens) ?? reserveOutputTokens;
+      return { inputTokens: inputTokens(model, json.input) + instructions, outputTokens: out, pages: 0, model };
+    }
+    return undefined;
+  },
+  countTokens: (model, text) => countTextTokens(model ?? 'gpt-4o', text),
   usageFromJson: (operation, body): Usage | undefined => usageFromJson(operation, body),
   usageFromSse,
 };

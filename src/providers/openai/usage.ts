@@ -15,6 +15,7 @@ function fromUsageObject(u: unknown, usage: Usage): boolean {
   const details = isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : u.input_tokens_details;
   usage.cachedInputTokens = Math.min(input, isObject(details) ? (count(details.cached_tokens) ?? 0) : 0);
   usage.outputTokens = count(u.completion_tokens) ?? count(u.output_tokens) ?? 0;
+  usage.reported = true;
   return true;
 }
 
@@ -24,6 +25,13 @@ function finishReasons(choices: unknown): string[] | undefined {
     .map((c) => (isObject(c) && typeof c.finish_reason === 'string' ? c.finish_reason : undefined))
     .filter((r): r is string => r !== undefined);
   return reasons.length > 0 ? reasons : undefined;
+}
+
+/** Bounded: enough to count what a cut-short stream delivered, never unbounded memory. */
+const MAX_DELIVERED = 4 * 1024 * 1024;
+function deliver(usage: Usage, text: string) {
+  const cur = usage.deliveredText ?? '';
+  if (cur.length < MAX_DELIVERED) usage.deliveredText = cur + text;
 }
 
 /** Usage from a whole JSON answer of chat, embeddings or responses. */
@@ -51,6 +59,7 @@ export function usageFromSse(operation: string, event: SseEvent, usage: Usage): 
   }
   if (!isObject(data)) return false;
   if (operation === 'responses') {
+    if (data.type === 'response.output_text.delta' && typeof data.delta === 'string') deliver(usage, data.delta);
     const response = isObject(data.response) ? data.response : undefined;
     if (response !== undefined) {
       if (typeof response.model === 'string') usage.model = response.model;
@@ -63,6 +72,12 @@ export function usageFromSse(operation: string, event: SseEvent, usage: Usage): 
   }
   if (typeof data.model === 'string') usage.model = data.model;
   if (typeof data.id === 'string') usage.responseId = data.id;
+  if (Array.isArray(data.choices)) {
+    for (const c of data.choices) {
+      const content = isObject(c) && isObject(c.delta) ? c.delta.content : undefined;
+      if (typeof content === 'string') deliver(usage, content);
+    }
+  }
   const reasons = finishReasons(data.choices);
   if (reasons !== undefined) usage.finishReasons = [...(usage.finishReasons ?? []), ...reasons];
   const usageOnly = Array.isArray(data.choices) && data.choices.length === 0 && isObject(data.usage);

@@ -1,0 +1,78 @@
+/**
+ * The token bucket, written once for every store: pure functions over a small state.
+ * Capacity is `burst`; refill is continuous at `limit` per hour, so any hour admits at most
+ * limit + burst (contract section 2).
+ */
+export interface BucketRule {
+  /** Per hour. */
+  limit: number;
+  burst: number;
+}
+
+export interface BucketState {
+  tokens: number;
+  /** Epoch ms the tokens were last computed at. */
+  at: number;
+}
+
+export interface TakeResult {
+  ok: boolean;
+  state: BucketState;
+  /** Tokens left after this decision (never negative in the answer). */
+  available: number;
+  /** When `ok` is false: ms until `amount` tokens will be there (Infinity when it can never fit). */
+  retryAfterMs: number;
+  /** The amount alone is more than the bucket can ever hold. */
+  exceedsCapacity: boolean;
+}
+
+const perMs = (rule: BucketRule) => rule.limit / 3_600_000;
+
+/** Tokens in the bucket at `now` (a missing state is a full bucket). */
+export function level(state: BucketState | undefined, rule: BucketRule, now: number): number {
+  if (state === undefined) return rule.burst;
+  const elapsed = Math.max(0, now - state.at);
+  return Math.min(rule.burst, state.tokens + elapsed * perMs(rule));
+}
+
+/**
+ * Takes `amount` tokens if they are there.
+ * @example take(undefined, { limit: 3600, burst: 60 }, 1, Date.now()).ok // true
+ */
+export function take(state: BucketState | undefined, rule: BucketRule, amount: number, now: number): TakeResult {
+  const tokens = level(state, rule, now);
+  if (amount > rule.burst) {
+    return {
+      ok: false,
+      state: { tokens, at: now },
+      available: Math.max(0, tokens),
+      retryAfterMs: Infinity,
+      exceedsCapacity: true,
+    };
+  }
+  if (tokens >= amount) {
+    const next = { tokens: tokens - amount, at: now };
+    return { ok: true, state: next, available: next.tokens, retryAfterMs: 0, exceedsCapacity: false };
+  }
+  return {
+    ok: false,
+    state: { tokens, at: now },
+    available: Math.max(0, tokens),
+    retryAfterMs: Math.ceil((amount - tokens) / perMs(rule)),
+    exceedsCapacity: false,
+  };
+}
+
+/**
+ * Gives back (positive) or charges (negative) tokens after the fact: a refund never fills past
+ * capacity; a debt may take the bucket below zero, so later calls wait for it.
+ */
+export function adjust(state: BucketState | undefined, rule: BucketRule, delta: number, now: number): BucketState {
+  const tokens = level(state, rule, now);
+  return { tokens: Math.min(rule.burst, tokens + delta), at: now };
+}
+
+/** Ms until the bucket is full again. */
+export function resetMs(state: BucketState | undefined, rule: BucketRule, now: number): number {
+  return Math.max(0, Math.ceil((rule.burst - level(state, rule, now)) / perMs(rule)));
+}

@@ -1,0 +1,183 @@
+import type { Limiter } from '../limits/limiter.js';
+import { fromNano } from '../limits/limiter.js';
+import { type WindowKind, windowAt } from '../limits/windows.js';
+import type { LedgerGroup, Store } from '../state/types.js';
+
+export type ReportWindow = 'hour' | 'day' | 'month';
+export const REPORT_WINDOWS: readonly ReportWindow[] = ['hour', 'day', 'month'];
+export const GROUP_KEYS = ['provider', 'model', 'served_by', 'operation'] as const;
+export type GroupKey = (typeof GROUP_KEYS)[number];
+
+const FIELD: Record<GroupKey, keyof LedgerGroup> = {
+  provider: 'provider',
+  model: 'model',
+  served_by: 'servedBy',
+  operation: 'operation',
+};
+
+interface Totals {
+  cost_usd: number;
+  requests: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  pages: number;
+}
+
+export interface CostReport {
+  window: ReportWindow;
+  from: string;
+  to: string;
+  total: Totals & { forecast_usd: number };
+  by_served_by: Record<'real' | 'mock', { cost_usd: number; requests: number }>;
+  groups: (Record<string, string | number> & Totals)[];
+  budgets: {
+    scope: string;
+    window: string;
+    limit_usd: number;
+    spent_usd: number;
+    held_usd: number;
+    remaining_usd: number;
+    forecast_usd: number;
+    from: string;
+    to: string;
+  }[];
+}
+
+/** Rounds money for display to a nano-dollar, without float noise. */
+const usd = (nano: number) => Math.round(nano) / 1e9;
+
+/** Linear end-of-window forecast: what the window will have cost if spending goes on at the rate so far. */
+export function forecast(spent: number, start: number, end: number, now: number): number {
+  const elapsed = Math.max(now - start, 60_000);
+  const ratio = (end - start) / elapsed;
+  return Math.round(spent * Math.max(1, ratio) * 1e9) / 1e9;
+}
+
+const iso = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
+
+/**
+ * The ledger of the current window (contract section 7, `/admin/costs` and `tollgate costs --json`).
+ * `total` covers every row of the window, mock shadow cost included.
+ */
+export async function costReport(options: {
+  store: Store;
+  limiter: Limiter;
+  window: ReportWindow;
+  groupBy?: readonly GroupKey[];
+  timeZone: string;
+  now?: number;
+}): Promise<CostReport> {
+  const now = options.now ?? Date.now();
+  const win = windowAt(options.window as WindowKind, now, options.timeZone);
+  const groups = await options.store.aggregate({ from: win.start, to: win.end });
+  const groupBy = options.groupBy ?? ['provider', 'model'];
+  const zero = () => ({ cost: 0, requests: 0, input: 0, cached: 0, output: 0, pages: 0 });
+  const total = zero();
+  const served = { real: zero(), mock: zero() };
+  const grouped = new Map<string, { key: Record<string, string>; t: ReturnType<typeof zero> }>();
+  for (const g of groups) {
+    for (const t of [total, served[g.servedBy]]) {
+      t.cost += g.costNanoUsd;
+      t.requests += g.requests;
+      t.input += g.inputTokens;
+      t.cached += g.cachedInputTokens;
+      t.output += g.outputTokens;
+      t.pages += g.pages;
+    }
+    const key = Object.fromEntries(groupBy.map((k) => [k, String(g[FIELD[k]])]));
+    const id = JSON.stringify(key);
+    let entry = grouped.get(id);
+    if (entry === undefined) {
+      entry = { key, t: zero() };
+      grouped.set(id, entry);
+    }
+    entry.t.cost += g.costNanoUsd;
+    entry.t.requests += g.requests;
+    entry.t.input += g.inputTokens;
+    entry.t.cached += g.cachedInputTokens;
+    entry.t.output += g.outputTokens;
+    entry.t.pages += g.pages;
+  }
+  const totals = (t: ReturnType<typeof zero>): Totals => ({
+    cost_usd: usd(t.cost),
+    requests: t.requests,
+    input_tokens: t.input,
+    cached_input_tokens: t.cached,
+    output_tokens: t.output,
+    pages: t.pages,
+  });
+  const snapshot = await options.limiter.snapshot();
+  return {
+    window: options.window,
+    from: iso(win.start),
+    to: iso(win.end),
+    total: { ...totals(total), forecast_usd: forecast(usd(total.cost), win.start, win.end, now) },
+    by_served_by: {
+      real: { cost_usd: usd(served.real.cost), requests: served.real.requests },
+      mock: { cost_usd: usd(served.mock.cost), requests: served.mock.requests },
+    },
+    groups: [...grouped.values()]
+      .map(({ key, t }) => ({ ...key, ...totals(t) }))
+      .sort((a, b) => b.cost_usd - a.cost_usd || b.requests - a.requests),
+    budgets: snapshot.budgets.map((b) => ({
+      scope: b.scope,
+      window: b.window,
+      limit_usd: b.limitUsd,
+      spent_usd: b.spentUsd,
+      held_usd: b.heldUsd,
+      remaining_usd: b.remainingUsd,
+      forecast_usd: forecast(b.spentUsd, b.windowStart, b.windowEnd, now),
+      from: iso(b.windowStart),
+      to: iso(b.windowEnd),
+    })),
+  };
+}
+
+/** The human table of `tollgate costs`. */
+export function formatReport(r: CostReport): string {
+  const money = (n: number) => `$${n.toFixed(n !== 0 && Math.abs(n) < 0.01 ? 6 : 4)}`;
+  const lines: string[] = [];
+  lines.push(`Spend for the ${r.window} ${r.from} → ${r.to}`);
+  lines.push('');
+  const head = ['provider', 'model', 'requests', 'input tok', 'cached', 'output tok', 'pages', 'cost'];
+  const rows = r.groups.map((g) => [
+    String(g.provider ?? ''),
+    String(g.model ?? ''),
+    String(g.requests),
+    String(g.input_tokens),
+    String(g.cached_input_tokens),
+    String(g.output_tokens),
+    String(g.pages),
+    money(g.cost_usd),
+  ]);
+  rows.push([
+    'total',
+    '',
+    String(r.total.requests),
+    String(r.total.input_tokens),
+    String(r.total.cached_input_tokens),
+    String(r.total.output_tokens),
+    String(r.total.pages),
+    money(r.total.cost_usd),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const fmt = (cells: string[]) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  lines.push(fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt));
+  lines.push('');
+  lines.push(
+    `real ${money(r.by_served_by.real.cost_usd)} (${r.by_served_by.real.requests} calls), mock shadow ${money(r.by_served_by.mock.cost_usd)} (${r.by_served_by.mock.requests} calls); end-of-${r.window} forecast ${money(r.total.forecast_usd)}`,
+  );
+  if (r.budgets.length > 0) {
+    lines.push('', 'Budgets');
+    for (const b of r.budgets) {
+      lines.push(
+        `  ${b.scope.padEnd(12)} ${b.window.padEnd(8)} limit ${money(b.limit_usd)}  spent ${money(b.spent_usd)}  remaining ${money(b.remaining_usd)}  forecast ${money(b.forecast_usd)}`,
+      );
+    }
+  } else {
+    lines.push('', 'No budgets configured.');
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,28 @@
+import { MemoryStore } from './memory.js';
+import type { Store } from './types.js';
+
+export { MemoryStore } from './memory.js';
+export * from './types.js';
+
+export interface StoreOptions {
+  /** Where a remote store spools ledger rows while it is out of reach. */
+  spoolDir?: string;
+  log?: { warn(o: object, m: string): void; info(o: object, m: string): void };
+}
+
+/**
+ * Picks the store for STATE_URL: `memory:`, `sqlite:PATH` (embedded, durable) or `redis://…` (fleet).
+ * Backends load on demand so a sidecar only pays for the one it uses.
+ */
+export async function createStore(url: string, options: StoreOptions = {}): Promise<Store> {
+  if (url === 'memory:') return new MemoryStore();
+  if (url.startsWith('sqlite:')) {
+    const { SqliteStore } = await import('./sqlite.js');
+    return new SqliteStore(url.slice('sqlite:'.length));
+  }
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) {
+    const { RedisStore } = await import('./redis.js');
+    return new RedisStore(url, { spoolDir: options.spoolDir, log: options.log });
+  }
+  throw new Error(`unsupported STATE_URL: ${url}`);
+}
