@@ -186,7 +186,9 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     for (const b of lastBudgets) {
       const ratio = b.limitUsd === 0 ? 1 : b.spentUsd / b.limitUsd;
       const key = `budget:${b.window}${b.scope === 'total' ? '' : `:${b.scope}`}`;
-      (out[key] ??= []).push({
+      const list = out[key] ?? [];
+      out[key] = list;
+      list.push({
         componentId: b.scope,
         status: ratio >= 1 ? 'fail' : ratio >= config().budgets.warnRatio ? 'warn' : 'pass',
         observedValue: Math.round(ratio * 10000) / 10000,

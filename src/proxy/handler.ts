@@ -301,6 +301,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
               // Not JSON after all: relay as is, unmetered.
             }
             delete headers['content-encoding'];
+            call.status = status;
             try {
               await finish();
             } catch (e) {

@@ -1,0 +1,1059 @@
+/**
+ * The fleet store: several sidecars sharing one Redis share their buckets, budgets and ledger.
+ *
+ * Key layout (prefix `tollgate:` by default):
+ *
+ * | key                          | type    | holds                                                   |
+ * |------------------------------|---------|---------------------------------------------------------|
+ * | `<p>kv:<key>`                | hash    | `v` version (from `<p>meta:version`), `d` value as JSON |
+ * | `<p>meta:version`            | integer | the version source; one counter, so a key deleted and   |
+ * |                              |         | re-created never reuses a version (no ABA)              |
+ * | `<p>c:<key>`                 | integer | a spend counter (INCRBY), expiring at its window's end  |
+ * | `<p>ledger:id:<id>`          | string  | the exactly-once guard of a row (SET NX PX retention)   |
+ * | `<p>ledger:rows:<hourStart>` | zset    | the hour's rows as JSON, scored by `ts`                 |
+ * | `<p>ledger:agg:<hourStart>`  | hash    | the hour's totals per group, so a day sums 24 hashes    |
+ * | `<p>ledger:hours`            | zset    | which hours hold rows (lets `rows`/`aggregate` skip     |
+ * |                              |         | empty hours and open-ended ranges stay cheap)           |
+ *
+ * Every write happens in one of three Lua scripts (loaded once, called by EVALSHA through
+ * ioredis `defineCommand`), so each is atomic on the server: READ (Redis `TIME`, the fleet's one
+ * clock, plus version/value/TTL of each key), CAS (writes every key only if no version moved) and
+ * RECORD (the id guard, the row, its hour totals and its spend counters together, or nothing).
+ *
+ * When Redis is out of reach the store keeps answering from a local {@link MemoryStore} seeded
+ * with the last state it saw, and spools rows to a local JSONL file (fsynced before `record`
+ * resolves) that is replayed through RECORD — exactly once thanks to the id guard — when Redis
+ * answers again. See {@link RedisStore}.
+ */
+import { randomInt } from 'node:crypto';
+import { type FileHandle, mkdir, open as openFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { groupRows } from './aggregate.js';
+import { MemoryStore } from './memory.js';
+import {
+  type LedgerGroup,
+  type LedgerQuery,
+  type LedgerRow,
+  type SpendIncrement,
+  type Store,
+  type StoreHealth,
+  StoreUnavailableError,
+  type TransactRequest,
+} from './types.js';
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+export interface RedisStoreLog {
+  warn(o: object, m: string): void;
+  info(o: object, m: string): void;
+}
+
+export interface RedisStoreOptions {
+  /** Where rows are spooled while Redis is unreachable; one directory per sidecar. */
+  spoolDir?: string;
+  keyPrefix?: string;
+  /** The local clock (the fallback's, offset to Redis TIME as last seen). */
+  now?: () => number;
+  log?: RedisStoreLog;
+  /** How long a row, its hour totals and its id guard are kept. */
+  ledgerRetentionMs?: number;
+  /** A command not answered within this counts as Redis unreachable. */
+  commandTimeoutMs?: number;
+  /** Bound on the initial connect; past it the store starts degraded. */
+  connectTimeoutMs?: number;
+  /** How often a degraded store checks whether Redis is back. */
+  recoveryPollMs?: number;
+  /** CAS attempts before `transact` gives up on a key that keeps changing. */
+  maxAttempts?: number;
+}
+
+export interface RedisStoreStats {
+  transacts: number;
+  /** CAS attempts that found a version moved and had to decide again. */
+  retries: number;
+  records: number;
+  /** `transact` calls answered by the local fallback. */
+  fallbackTransacts: number;
+  /** Rows currently waiting in the spool file. */
+  spooled: number;
+  /** Rows sent through RECORD from the spool (including ones Redis already had). */
+  replayed: number;
+  /** Times the store switched to its local fallback. */
+  degradedSwitches: number;
+}
+
+/**
+ * The state of some keys and counters at one instant, as READ and a failed CAS return it:
+ * Redis TIME, then `v, d, pttl` per kv key ('' = absent), then `value, pttl` per counter.
+ * Shared text so both scripts answer in exactly the same shape.
+ */
+const STATE_LUA = `
+local function state(kvKeys, counterKeys, out)
+  local t = redis.call('TIME')
+  out[#out + 1] = t[1]
+  out[#out + 1] = t[2]
+  for _, k in ipairs(kvKeys) do
+    local h = redis.call('HMGET', k, 'v', 'd')
+    out[#out + 1] = h[1] or ''
+    out[#out + 1] = h[2] or ''
+    out[#out + 1] = redis.call('PTTL', k)
+  end
+  for _, k in ipairs(counterKeys) do
+    out[#out + 1] = redis.call('GET', k) or ''
+    out[#out + 1] = redis.call('PTTL', k)
+  end
+  return out
+end
+`;
+
+/** KEYS: kv keys, then counter keys; ARGV[1]: how many kv keys. */
+const READ_LUA = `${STATE_LUA}
+local n = tonumber(ARGV[1])
+return state({unpack(KEYS, 1, n)}, {unpack(KEYS, n + 1)}, {})
+`;
+
+/**
+ * KEYS: the version source, the kv keys (those read first, then any written without being
+ * read), then the counters read. ARGV: kv key count, read kv key count, then per kv key the
+ * expected version ('' absent, '*' unchecked), op ('s' set, 'd' delete, '' keep), JSON and
+ * expire-at ms, then per counter its expected value ('' absent).
+ * On a conflict it returns {0, state…} so the caller decides again without another READ.
+ */
+const CAS_LUA = `${STATE_LUA}
+local n = tonumber(ARGV[1])
+local nRead = tonumber(ARGV[2])
+local counterBase = 2 + 4 * n
+local conflict = false
+for i = 1, n do
+  local expected = ARGV[2 + 4 * (i - 1) + 1]
+  if expected ~= '*' and (redis.call('HGET', KEYS[i + 1], 'v') or '') ~= expected then conflict = true break end
+end
+if not conflict then
+  for i = n + 2, #KEYS do
+    if (redis.call('GET', KEYS[i]) or '') ~= ARGV[counterBase + i - n - 1] then conflict = true break end
+  end
+end
+if conflict then return state({unpack(KEYS, 2, nRead + 1)}, {unpack(KEYS, n + 2)}, {0}) end
+local out = {1}
+for i = 1, n do
+  local base = 2 + 4 * (i - 1)
+  local op = ARGV[base + 2]
+  local key = KEYS[i + 1]
+  if op == 's' then
+    local version = redis.call('INCR', KEYS[1])
+    redis.call('HSET', key, 'v', version, 'd', ARGV[base + 3])
+    redis.call('PEXPIREAT', key, ARGV[base + 4])
+    out[#out + 1] = tostring(version)
+  elseif op == 'd' then
+    redis.call('DEL', key)
+    out[#out + 1] = ''
+  else
+    out[#out + 1] = '='
+  end
+end
+return out
+`;
+
+/**
+ * KEYS: guard, hour rows, hour totals, hours index, then the spend counters.
+ * ARGV: retention, row JSON, ts, hour start, group, cost, input, cached, output, pages,
+ * then per counter: amount, expire-at ms. Returns {0} for a known id, else {1, counter values…}.
+ */
+const RECORD_LUA = `
+local retention = tonumber(ARGV[1])
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', retention) then return {0} end
+local hour = tonumber(ARGV[4])
+local keep = hour + 3600000 + retention
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('PEXPIREAT', KEYS[2], keep)
+local g = ARGV[5]
+redis.call('HINCRBY', KEYS[3], g .. '\\nrequests', 1)
+redis.call('HINCRBY', KEYS[3], g .. '\\ncostNanoUsd', ARGV[6])
+redis.call('HINCRBY', KEYS[3], g .. '\\ninputTokens', ARGV[7])
+redis.call('HINCRBY', KEYS[3], g .. '\\ncachedInputTokens', ARGV[8])
+redis.call('HINCRBY', KEYS[3], g .. '\\noutputTokens', ARGV[9])
+redis.call('HINCRBY', KEYS[3], g .. '\\npages', ARGV[10])
+redis.call('PEXPIREAT', KEYS[3], keep)
+redis.call('ZADD', KEYS[4], hour, ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. string.format('%.0f', now - retention - 3600000))
+local ttl = redis.call('PTTL', KEYS[4])
+if ttl < 0 or now + ttl < keep then redis.call('PEXPIREAT', KEYS[4], string.format('%.0f', keep)) end
+local out = {1}
+local a = 10
+for i = 5, #KEYS do
+  out[#out + 1] = redis.call('INCRBY', KEYS[i], ARGV[a + 1])
+  redis.call('PEXPIREAT', KEYS[i], ARGV[a + 2])
+  a = a + 2
+end
+return out
+`;
+
+/** Per counter key: value ('' absent) and PTTL. */
+const COUNTERS_LUA = `
+local out = {}
+for i = 1, #KEYS do
+  out[#out + 1] = redis.call('GET', KEYS[i]) or ''
+  out[#out + 1] = redis.call('PTTL', KEYS[i])
+end
+return out
+`;
+
+type Reply = (string | number)[];
+type ScriptArg = string | number;
+
+/** The commands `defineCommand` adds (numkeys first, as EVALSHA takes it). */
+interface ScriptedRedis extends Redis {
+  tgRead(numKeys: number, ...args: ScriptArg[]): Promise<Reply>;
+  tgCas(numKeys: number, ...args: ScriptArg[]): Promise<Reply>;
+  tgRecord(numKeys: number, ...args: ScriptArg[]): Promise<Reply>;
+  tgCounters(numKeys: number, ...args: ScriptArg[]): Promise<Reply>;
+}
+
+/** Thrown inside the store when a Redis call failed for want of Redis; callers turn to the fallback. */
+class RedisUnreachable extends Error {
+  override readonly name = 'RedisUnreachable';
+}
+
+interface KeyState {
+  /** '' when absent. */
+  version: string;
+  /** JSON, '' when absent. */
+  data: string;
+  expiresAt: number;
+}
+
+interface Snapshot {
+  now: number;
+  keys: KeyState[];
+  /** Counter values as Redis holds them ('' absent), compared verbatim by CAS. */
+  counters: string[];
+}
+
+interface SpoolEntry {
+  row: LedgerRow;
+  spend: SpendIncrement[];
+}
+
+interface PendingSpool extends SpoolEntry {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Server replies that mean "cannot serve now", not "your request is wrong". */
+const OUTAGE_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|OOM|NOREPLICAS|TRYAGAIN|CLUSTERDOWN)\b/;
+
+function isOutage(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  // ioredis raises connection loss, command timeouts and "offline queue disabled" as plain
+  // errors; only ReplyError comes from the server itself, and most of those are our bugs.
+  if (err.name === 'ReplyError') return OUTAGE_REPLY.test(err.message);
+  return true;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function hourOf(ts: number): number {
+  return Math.floor(ts / HOUR) * HOUR;
+}
+
+/** Host and port only: a URL may carry a password, and this goes into logs and /health. */
+function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '6379'}${u.pathname && u.pathname !== '/' ? u.pathname : ''}`;
+  } catch {
+    return 'redis';
+  }
+}
+
+function assertInteger(name: string, n: number): void {
+  // HINCRBY/INCRBY reject non-integers mid-script, after the guard is set, which would book a row
+  // half: refuse before sending instead.
+  if (!Number.isSafeInteger(n)) throw new RangeError(`ledger ${name} must be a safe integer, got ${n}`);
+}
+
+function validate(row: LedgerRow, spend: readonly SpendIncrement[]): void {
+  if (!Number.isFinite(row.ts)) throw new RangeError(`ledger ts must be finite, got ${row.ts}`);
+  assertInteger('costNanoUsd', row.costNanoUsd);
+  assertInteger('inputTokens', row.inputTokens);
+  assertInteger('cachedInputTokens', row.cachedInputTokens);
+  assertInteger('outputTokens', row.outputTokens);
+  assertInteger('pages', row.pages);
+  for (const s of spend) {
+    assertInteger(`spend ${s.key}`, s.nanoUsd);
+    if (!Number.isFinite(s.expiresAt)) throw new RangeError(`spend ${s.key} expiresAt must be finite`);
+  }
+}
+
+/** Sums groups of the same (provider, model, servedBy, operation). */
+function mergeGroups(...lists: LedgerGroup[][]): LedgerGroup[] {
+  const out = new Map<string, LedgerGroup>();
+  for (const list of lists) {
+    for (const g of list) {
+      const key = JSON.stringify([g.provider, g.model, g.servedBy, g.operation]);
+      const cur = out.get(key);
+      if (cur === undefined) {
+        out.set(key, { ...g });
+        continue;
+      }
+      cur.requests += g.requests;
+      cur.costNanoUsd += g.costNanoUsd;
+      cur.inputTokens += g.inputTokens;
+      cur.cachedInputTokens += g.cachedInputTokens;
+      cur.outputTokens += g.outputTokens;
+      cur.pages += g.pages;
+    }
+  }
+  return [...out.values()];
+}
+
+type Metric = 'requests' | 'costNanoUsd' | 'inputTokens' | 'cachedInputTokens' | 'outputTokens' | 'pages';
+const METRICS = new Set<string>([
+  'requests',
+  'costNanoUsd',
+  'inputTokens',
+  'cachedInputTokens',
+  'outputTokens',
+  'pages',
+]);
+
+/** Reads an hour-totals hash back into groups. */
+function groupsFromHash(hash: Record<string, string>): LedgerGroup[] {
+  const groups = new Map<string, LedgerGroup>();
+  for (const [field, value] of Object.entries(hash)) {
+    const cut = field.lastIndexOf('\n');
+    const key = field.slice(0, cut);
+    const metric = field.slice(cut + 1);
+    if (cut < 0 || !METRICS.has(metric)) continue;
+    let g = groups.get(key);
+    if (g === undefined) {
+      const [provider, model, servedBy, operation] = JSON.parse(key) as [string, string, 'real' | 'mock', string];
+      g = {
+        provider,
+        model,
+        servedBy,
+        operation,
+        requests: 0,
+        costNanoUsd: 0,
+        inputTokens: 0,
+        cachedInputTokens: 0,
+        outputTokens: 0,
+        pages: 0,
+      };
+      groups.set(key, g);
+    }
+    g[metric as Metric] += Number(value);
+  }
+  return [...groups.values()];
+}
+
+/** A Map that forgets its least recently set entries past `max`. */
+class BoundedMap<K, V> extends Map<K, V> {
+  constructor(readonly max: number) {
+    super();
+  }
+  override set(key: K, value: V): this {
+    super.delete(key);
+    super.set(key, value);
+    if (this.size > this.max) {
+      const oldest = this.keys().next();
+      if (!oldest.done) this.delete(oldest.value);
+    }
+    return this;
+  }
+}
+
+const silentLog: RedisStoreLog = { warn() {}, info() {} };
+
+/**
+ * A {@link Store} over Redis, shared by every sidecar pointed at the same URL and prefix.
+ *
+ * Outage policy (contract section 6): when Redis stops answering (connection refused or closed,
+ * a command past `commandTimeoutMs`, LOADING/READONLY/OOM…), the store switches to a local
+ * `MemoryStore` seeded with the last values, versions and counters it saw, so limits and budgets
+ * go on from the last known state; `record` appends to the spool file, fsyncs, and applies the
+ * row to the fallback so local budgets see it. `counters` answers from the fallback; `aggregate`
+ * and `rows` answer from the last Redis answer to the same query (if any) plus the rows booked
+ * locally — best effort, it may miss rows other sidecars booked. `health()` fails with
+ * `degraded: true`. While degraded it pings every `recoveryPollMs` (and listens for ioredis'
+ * reconnect); once Redis answers, the spool is replayed in order through RECORD (rows Redis
+ * already has are skipped by the id guard), truncated only after every row went through, and the
+ * store switches back, dropping the fallback (its bucket states do not flow back: Redis wins).
+ * A spool left by a process that died degraded is replayed by `open()`.
+ *
+ * A CAS whose reply was lost in the outage may have applied in Redis as well as in the fallback;
+ * that errs on the side of spending capacity twice, never of granting it twice.
+ *
+ * @example
+ * const store = new RedisStore('redis://127.0.0.1:6379', { spoolDir: './data/spool', log });
+ * await store.open();
+ */
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  readonly #url: string;
+  readonly #prefix: string;
+  readonly #now: () => number;
+  readonly #log: RedisStoreLog;
+  readonly #retention: number;
+  readonly #commandTimeout: number;
+  readonly #connectTimeout: number;
+  readonly #pollMs: number;
+  readonly #maxAttempts: number;
+  readonly #spoolDir: string;
+  readonly #spoolPath: string;
+
+  #redis: ScriptedRedis | undefined;
+  #opened = false;
+  #closing: Promise<void> | undefined;
+
+  /** Redis TIME minus the local clock, as of the last READ. */
+  #clockOffset = 0;
+  /** What Redis last had, to seed the fallback: key → state. */
+  readonly #kvCache = new BoundedMap<string, KeyState>(100_000);
+  readonly #counterCache = new BoundedMap<string, { value: number; expiresAt: number }>(100_000);
+  readonly #lastAggregate = new BoundedMap<string, LedgerGroup[]>(32);
+  readonly #lastRows = new BoundedMap<string, LedgerRow[]>(32);
+
+  /** Tail of the per-key queue: one CAS per key in flight per process. */
+  readonly #tails = new Map<string, Promise<void>>();
+
+  #degraded = false;
+  #degradedReason = '';
+  /** The last connection error ioredis reported, for the reason shown in health. */
+  #lastError = '';
+  #fallback: MemoryStore | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #recovering = false;
+
+  #spoolFile: FileHandle | undefined;
+  /** Serializes spool appends against replay-and-truncate. */
+  #spoolLock: Promise<void> = Promise.resolve();
+  readonly #spoolPending: PendingSpool[] = [];
+
+  readonly #stats: RedisStoreStats = {
+    transacts: 0,
+    retries: 0,
+    records: 0,
+    fallbackTransacts: 0,
+    spooled: 0,
+    replayed: 0,
+    degradedSwitches: 0,
+  };
+
+  constructor(url: string, options: RedisStoreOptions = {}) {
+    this.#url = url;
+    this.#prefix = options.keyPrefix ?? 'tollgate:';
+    this.#now = options.now ?? Date.now;
+    this.#log = options.log ?? silentLog;
+    this.#retention = options.ledgerRetentionMs ?? 400 * DAY;
+    this.#commandTimeout = options.commandTimeoutMs ?? 500;
+    this.#connectTimeout = options.connectTimeoutMs ?? 2000;
+    this.#pollMs = options.recoveryPollMs ?? 1000;
+    this.#maxAttempts = options.maxAttempts ?? 50;
+    this.#spoolDir = options.spoolDir ?? './data/spool';
+    this.#spoolPath = join(this.#spoolDir, `redis-${this.#prefix.replace(/[^A-Za-z0-9_-]/g, '_')}.jsonl`);
+  }
+
+  /** Counters for tests and metrics. */
+  stats(): RedisStoreStats {
+    return { ...this.#stats };
+  }
+
+  /** True while the local fallback answers. */
+  get degraded(): boolean {
+    return this.#degraded;
+  }
+
+  async open(): Promise<void> {
+    if (this.#opened) return;
+    this.#opened = true;
+    await mkdir(this.#spoolDir, { recursive: true });
+    const redis = new Redis(this.#url, {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      // Fail fast so the fallback answers instead of the request waiting on a dead socket.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: this.#commandTimeout,
+      connectTimeout: this.#connectTimeout,
+      retryStrategy: (times) => Math.min(100 * times, this.#pollMs),
+    }) as ScriptedRedis;
+    redis.defineCommand('tgRead', { lua: READ_LUA });
+    redis.defineCommand('tgCas', { lua: CAS_LUA });
+    redis.defineCommand('tgRecord', { lua: RECORD_LUA });
+    redis.defineCommand('tgCounters', { lua: COUNTERS_LUA });
+    // Without a listener ioredis prints every failed reconnect; the switch itself is logged once.
+    redis.on('error', (err: Error) => {
+      this.#lastError = err.message;
+    });
+    redis.on('close', () => {
+      if (this.#closing === undefined) this.#enterDegraded(`connection closed (${this.#lastError || 'by server'})`);
+    });
+    redis.on('ready', () => {
+      void this.#tryRecover();
+    });
+    this.#redis = redis;
+
+    try {
+      await Promise.race([
+        redis.connect(),
+        sleep(this.#connectTimeout, undefined, { ref: false }).then(() => {
+          throw new Error(`no answer within ${this.#connectTimeout} ms`);
+        }),
+      ]);
+    } catch (err) {
+      // Readiness does not depend on Redis alone (contract section 7): start on the fallback.
+      this.#enterDegraded(messageOf(err));
+    }
+
+    const leftover = await this.#readSpool();
+    this.#stats.spooled = leftover.length;
+    if (leftover.length === 0) return;
+    this.#log.info({ store: describeUrl(this.#url), rows: leftover.length }, 'found spooled ledger rows');
+    if (!this.#degraded && (await this.#drainSpool())) return;
+    // Still unreachable: local budgets must see the spend those rows carry.
+    for (const e of leftover) this.#fallback?.recordSync(e.row, e.spend);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing === undefined) this.#closing = this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#poll !== undefined) clearInterval(this.#poll);
+    this.#poll = undefined;
+    await this.#spoolLock;
+    await this.#spoolFile?.close();
+    this.#spoolFile = undefined;
+    const redis = this.#redis;
+    if (redis === undefined) return;
+    if (redis.status === 'ready') {
+      await redis.quit().catch(() => redis.disconnect());
+    } else {
+      redis.disconnect();
+    }
+  }
+
+  health(): StoreHealth {
+    const where = describeUrl(this.#url);
+    if (!this.#opened) return { status: 'fail', output: `redis ${where}: not opened` };
+    if (this.#closing !== undefined) return { status: 'fail', output: `redis ${where}: closed` };
+    if (this.#degraded) {
+      return {
+        status: 'fail',
+        degraded: true,
+        output: `redis unreachable: ${this.#degradedReason} (local fallback active, ${this.#stats.spooled} rows spooled)`,
+      };
+    }
+    return { status: 'pass', output: `redis ${where} reachable, prefix ${this.#prefix}` };
+  }
+
+  // ---------------------------------------------------------------- transact
+
+  async transact<T>(request: TransactRequest<T>): Promise<T> {
+    this.#assertOpen();
+    this.#stats.transacts += 1;
+    if (this.#degraded) return this.#fallbackTransact(request);
+    const release = await this.#lockKeys(request.keys);
+    try {
+      if (this.#degraded) return this.#fallbackTransact(request);
+      return await this.#transactRemote(request);
+    } catch (err) {
+      if (err instanceof RedisUnreachable) return this.#fallbackTransact(request);
+      throw err;
+    } finally {
+      release();
+    }
+  }
+
+  #fallbackTransact<T>(request: TransactRequest<T>): T {
+    this.#stats.fallbackTransacts += 1;
+    return this.#fallback!.transactSync(request);
+  }
+
+  /**
+   * Queues behind earlier transacts touching any of the same keys. Registering as the new tail
+   * of every key happens synchronously, so the wait order is a total order and cannot deadlock;
+   * only one CAS per key is then in flight per process, and conflicts come from other sidecars.
+   */
+  async #lockKeys(keys: readonly string[]): Promise<() => void> {
+    const before: Promise<void>[] = [];
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    for (const k of keys) {
+      const tail = this.#tails.get(k);
+      if (tail !== undefined) before.push(tail);
+      this.#tails.set(k, mine);
+    }
+    if (before.length > 0) await Promise.all(before);
+    return () => {
+      release();
+      for (const k of keys) if (this.#tails.get(k) === mine) this.#tails.delete(k);
+    };
+  }
+
+  async #transactRemote<T>(request: TransactRequest<T>): Promise<T> {
+    const keys = request.keys;
+    const counters = request.counters ?? [];
+    let snapshot = await this.#read(keys, counters);
+    for (let attempt = 1; ; attempt++) {
+      const values = new Map<string, unknown>();
+      keys.forEach((k, i) => {
+        const data = snapshot.keys[i]!.data;
+        values.set(k, data === '' ? undefined : JSON.parse(data));
+      });
+      counters.forEach((k, i) => {
+        values.set(k, snapshot.counters[i] === '' ? 0 : Number(snapshot.counters[i]));
+      });
+      const { writes, result } = request.decide(values, snapshot.now);
+      // A consistent snapshot (READ is one script) needs no CAS when nothing changes.
+      if (writes.size === 0) return result;
+
+      const outcome = await this.#cas(request, snapshot, writes);
+      if (outcome === true) return result;
+      this.#stats.retries += 1;
+      if (attempt >= this.#maxAttempts) {
+        throw new StoreUnavailableError(`redis transact on ${keys.join(', ')}: gave up after ${attempt} conflicts`);
+      }
+      snapshot = outcome;
+      if (attempt >= 3) {
+        // Repeated conflicts mean other sidecars hammer the same keys: back off with jitter so
+        // they stop colliding, then read afresh (the state from the conflict is stale by then).
+        await sleep(randomInt(1, Math.min(2 ** attempt, 50) + 1));
+        snapshot = await this.#read(keys, counters);
+      }
+    }
+  }
+
+  #kvKey(key: string): string {
+    return `${this.#prefix}kv:${key}`;
+  }
+
+  #counterKey(key: string): string {
+    return `${this.#prefix}c:${key}`;
+  }
+
+  /** Parses a STATE_LUA answer from `offset` on and remembers it as the last known state. */
+  #snapshot(keys: readonly string[], counters: readonly string[], reply: Reply, offset: number): Snapshot {
+    const now = Number(reply[offset]) * 1000 + Math.floor(Number(reply[offset + 1]) / 1000);
+    this.#clockOffset = now - this.#now();
+    const expiry = (pttl: number) => (pttl >= 0 ? now + pttl : now + DAY);
+    let at = offset + 2;
+    const states = keys.map((k): KeyState => {
+      const state = {
+        version: String(reply[at]),
+        data: String(reply[at + 1]),
+        expiresAt: expiry(Number(reply[at + 2])),
+      };
+      at += 3;
+      this.#cacheKey(k, state);
+      return state;
+    });
+    const values = counters.map((k) => {
+      const raw = String(reply[at]);
+      this.#cacheCounter(k, raw, expiry(Number(reply[at + 1])));
+      at += 2;
+      return raw;
+    });
+    return { now, keys: states, counters: values };
+  }
+
+  #cacheKey(key: string, state: KeyState): void {
+    if (state.version === '') this.#kvCache.delete(key);
+    else this.#kvCache.set(key, state);
+  }
+
+  #cacheCounter(key: string, raw: string, expiresAt: number): void {
+    if (raw === '') this.#counterCache.delete(key);
+    else this.#counterCache.set(key, { value: Number(raw), expiresAt });
+  }
+
+  async #read(keys: readonly string[], counters: readonly string[]): Promise<Snapshot> {
+    const redis = this.#redis!;
+    const names = [...keys.map((k) => this.#kvKey(k)), ...counters.map((k) => this.#counterKey(k))];
+    const reply = await this.#remote(() => redis.tgRead(names.length, ...names, keys.length));
+    return this.#snapshot(keys, counters, reply, 0);
+  }
+
+  /** True when committed; otherwise the fresh state the conflicting CAS returned. */
+  async #cas<T>(
+    request: TransactRequest<T>,
+    snapshot: Snapshot,
+    writes: Map<string, unknown>,
+  ): Promise<true | Snapshot> {
+    const keys = [...request.keys];
+    const read = new Set(keys);
+    for (const k of writes.keys()) if (!read.has(k)) keys.push(k);
+    const counters = request.counters ?? [];
+    const names = [
+      `${this.#prefix}meta:version`,
+      ...keys.map((k) => this.#kvKey(k)),
+      ...counters.map((k) => this.#counterKey(k)),
+    ];
+    const args: ScriptArg[] = [keys.length, request.keys.length];
+    const planned: KeyState[] = [];
+    keys.forEach((k, i) => {
+      const expected = i < request.keys.length ? snapshot.keys[i]!.version : '*';
+      if (!writes.has(k)) {
+        args.push(expected, '', '', 0);
+        planned.push(snapshot.keys[i]!);
+        return;
+      }
+      const value = writes.get(k);
+      if (value === undefined) {
+        args.push(expected, 'd', '', 0);
+        planned.push({ version: '', data: '', expiresAt: 0 });
+        return;
+      }
+      const expiresAt = Math.ceil(request.expiresAt?.(k, snapshot.now) ?? snapshot.now + DAY);
+      const data = JSON.stringify(value);
+      args.push(expected, 's', data, expiresAt);
+      planned.push({ version: '', data, expiresAt });
+    });
+    args.push(...snapshot.counters);
+    const redis = this.#redis!;
+    const reply = await this.#remote(() => redis.tgCas(names.length, ...names, ...args));
+    if (Number(reply[0]) !== 1) return this.#snapshot(request.keys, counters, reply, 1);
+    keys.forEach((k, i) => {
+      const version = String(reply[i + 1]);
+      if (version !== '=') this.#cacheKey(k, { ...planned[i]!, version });
+    });
+    return true;
+  }
+
+  // ---------------------------------------------------------------- ledger
+
+  async record(row: LedgerRow, spend: readonly SpendIncrement[]): Promise<boolean> {
+    this.#assertOpen();
+    validate(row, spend);
+    this.#stats.records += 1;
+    if (!this.#degraded) {
+      try {
+        return await this.#recordRemote(row, spend);
+      } catch (err) {
+        if (!(err instanceof RedisUnreachable)) throw err;
+      }
+    }
+    // The fallback decides "new or not" among what this process booked while degraded; the
+    // spool replay decides it fleet-wide later, so a row is never counted twice in Redis.
+    if (!this.#fallback!.recordSync(row, spend)) return false;
+    await this.#spool({ row, spend: [...spend] });
+    return true;
+  }
+
+  async #recordRemote(row: LedgerRow, spend: readonly SpendIncrement[]): Promise<boolean> {
+    const p = this.#prefix;
+    const hour = hourOf(row.ts);
+    const args: ScriptArg[] = [
+      `${p}ledger:id:${row.id}`,
+      `${p}ledger:rows:${hour}`,
+      `${p}ledger:agg:${hour}`,
+      `${p}ledger:hours`,
+      ...spend.map((s) => this.#counterKey(s.key)),
+      this.#retention,
+      JSON.stringify(row),
+      row.ts,
+      hour,
+      JSON.stringify([row.provider, row.model, row.servedBy, row.operation]),
+      row.costNanoUsd,
+      row.inputTokens,
+      row.cachedInputTokens,
+      row.outputTokens,
+      row.pages,
+    ];
+    for (const s of spend) args.push(s.nanoUsd, Math.ceil(s.expiresAt));
+    const redis = this.#redis!;
+    const reply = await this.#remote(() => redis.tgRecord(4 + spend.length, ...args));
+    if (Number(reply[0]) !== 1) return false;
+    spend.forEach((s, i) => {
+      this.#counterCache.set(s.key, { value: Number(reply[i + 1]), expiresAt: s.expiresAt });
+    });
+    return true;
+  }
+
+  async counters(keys: readonly string[]): Promise<Map<string, number>> {
+    this.#assertOpen();
+    if (!this.#degraded) {
+      try {
+        const redis = this.#redis!;
+        const reply = await this.#remote(() => redis.tgCounters(keys.length, ...keys.map((k) => this.#counterKey(k))));
+        const now = this.#now() + this.#clockOffset;
+        const out = new Map<string, number>();
+        keys.forEach((k, i) => {
+          const raw = String(reply[2 * i]);
+          const pttl = Number(reply[2 * i + 1]);
+          out.set(k, raw === '' ? 0 : Number(raw));
+          this.#cacheCounter(k, raw, pttl >= 0 ? now + pttl : now + DAY);
+        });
+        return out;
+      } catch (err) {
+        if (!(err instanceof RedisUnreachable)) throw err;
+      }
+    }
+    return this.#fallback!.countersSync(keys);
+  }
+
+  /** Hours in [from, to) that hold rows, oldest first. */
+  async #hours(redis: ScriptedRedis, { from, to }: LedgerQuery): Promise<number[]> {
+    const lo = Number.isFinite(from) ? hourOf(from) : '-inf';
+    const hi = Number.isFinite(to) ? `(${to}` : '+inf';
+    const hours = await redis.zrangebyscore(`${this.#prefix}ledger:hours`, lo, hi);
+    return hours.map(Number).sort((a, b) => a - b);
+  }
+
+  async aggregate(query: LedgerQuery): Promise<LedgerGroup[]> {
+    this.#assertOpen();
+    const cacheKey = `${query.from}:${query.to}`;
+    if (!this.#degraded) {
+      try {
+        const groups = await this.#remote(() => this.#aggregateRemote(query));
+        this.#lastAggregate.set(cacheKey, groups);
+        return groups;
+      } catch (err) {
+        if (!(err instanceof RedisUnreachable)) throw err;
+      }
+    }
+    return mergeGroups(this.#lastAggregate.get(cacheKey) ?? [], await this.#fallback!.aggregate(query));
+  }
+
+  /** Whole hours come from their totals hash; the partial hours at either end from their rows. */
+  async #aggregateRemote(query: LedgerQuery): Promise<LedgerGroup[]> {
+    const redis = this.#redis!;
+    const p = this.#prefix;
+    const parts = await Promise.all(
+      (await this.#hours(redis, query)).map(async function hourGroups(hour) {
+        if (hour >= query.from && hour + HOUR <= query.to) {
+          return groupsFromHash(await redis.hgetall(`${p}ledger:agg:${hour}`));
+        }
+        const lo = Math.max(query.from, hour);
+        const hi = Math.min(query.to, hour + HOUR);
+        const rows = await redis.zrangebyscore(`${p}ledger:rows:${hour}`, lo, `(${hi}`);
+        return groupRows(rows.map((r) => JSON.parse(r) as LedgerRow));
+      }),
+    );
+    return mergeGroups(...parts);
+  }
+
+  async rows(query: LedgerQuery & { limit?: number }): Promise<LedgerRow[]> {
+    this.#assertOpen();
+    const limit = query.limit ?? Number.POSITIVE_INFINITY;
+    const cacheKey = `${query.from}:${query.to}:${limit}`;
+    if (!this.#degraded) {
+      try {
+        const rows = await this.#remote(() => this.#rowsRemote(query, limit));
+        this.#lastRows.set(cacheKey, rows);
+        return rows;
+      } catch (err) {
+        if (!(err instanceof RedisUnreachable)) throw err;
+      }
+    }
+    const byId = new Map<string, LedgerRow>();
+    for (const r of this.#lastRows.get(cacheKey) ?? []) byId.set(r.id, r);
+    for (const r of await this.#fallback!.rows(query)) byId.set(r.id, r);
+    return [...byId.values()].sort((a, b) => a.ts - b.ts).slice(0, limit);
+  }
+
+  async #rowsRemote(query: LedgerQuery, limit: number): Promise<LedgerRow[]> {
+    const redis = this.#redis!;
+    const hours = await this.#hours(redis, query);
+    const out: LedgerRow[] = [];
+    // A day at a time, pipelined, stopping once the limit is met.
+    for (let i = 0; i < hours.length && out.length < limit; i += 24) {
+      const want = limit - out.length;
+      const batch = await Promise.all(
+        hours.slice(i, i + 24).map((hour) => {
+          const lo = Math.max(query.from, hour);
+          const hi = `(${Math.min(query.to, hour + HOUR)}`;
+          const key = `${this.#prefix}ledger:rows:${hour}`;
+          return Number.isFinite(want)
+            ? redis.zrangebyscore(key, lo, hi, 'LIMIT', 0, want)
+            : redis.zrangebyscore(key, lo, hi);
+        }),
+      );
+      for (const list of batch) for (const r of list) out.push(JSON.parse(r) as LedgerRow);
+    }
+    return out.slice(0, limit);
+  }
+
+  // ---------------------------------------------------------------- outage
+
+  #assertOpen(): void {
+    if (!this.#opened || this.#redis === undefined) throw new StoreUnavailableError('redis store used before open()');
+    if (this.#closing !== undefined) throw new StoreUnavailableError('redis store used after close()');
+  }
+
+  /** Runs a Redis call; an outage switches the store to its fallback and throws RedisUnreachable. */
+  async #remote<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isOutage(err)) throw err;
+      this.#enterDegraded(messageOf(err));
+      throw new RedisUnreachable(messageOf(err), { cause: err });
+    }
+  }
+
+  #enterDegraded(reason: string): void {
+    if (this.#degraded || this.#closing !== undefined) return;
+    const offset = this.#clockOffset;
+    const localNow = this.#now;
+    const fallback = new MemoryStore({ now: () => localNow() + offset });
+    const now = localNow() + offset;
+    for (const [k, s] of this.#kvCache) {
+      if (s.data !== '' && s.expiresAt > now) fallback.seedValue(k, JSON.parse(s.data), s.expiresAt);
+    }
+    for (const [k, c] of this.#counterCache) if (c.expiresAt > now) fallback.seedCounter(k, c.value, c.expiresAt);
+    this.#fallback = fallback;
+    this.#degraded = true;
+    this.#degradedReason = reason;
+    this.#stats.degradedSwitches += 1;
+    this.#log.warn(
+      {
+        store: describeUrl(this.#url),
+        reason,
+        seededKeys: this.#kvCache.size,
+        seededCounters: this.#counterCache.size,
+      },
+      'redis unreachable: serving limits and budgets from the local fallback, spooling ledger rows',
+    );
+    this.#poll = setInterval(() => void this.#tryRecover(), this.#pollMs);
+    this.#poll.unref();
+  }
+
+  async #tryRecover(): Promise<void> {
+    if (!this.#degraded || this.#recovering || this.#closing !== undefined) return;
+    this.#recovering = true;
+    try {
+      await this.#redis!.ping();
+      await this.#drainSpool();
+    } catch {
+      // Still down; the next poll or ioredis' reconnect tries again.
+    } finally {
+      this.#recovering = false;
+    }
+  }
+
+  /**
+   * Replays the spool through RECORD and, once every row went through, truncates it and leaves
+   * degraded mode — all under the spool lock, so no append can land between the last replayed row
+   * and the truncation, or be written to the spool after the switch without being replayed.
+   */
+  async #drainSpool(): Promise<boolean> {
+    return this.#withSpoolLock(async () => {
+      const entries = await this.#readSpool();
+      try {
+        // Pipelined in chunks; one connection keeps their order.
+        for (let i = 0; i < entries.length; i += 256) {
+          const chunk = entries.slice(i, i + 256);
+          await Promise.all(chunk.map((e) => this.#recordRemote(e.row, e.spend)));
+          this.#stats.replayed += chunk.length;
+        }
+      } catch (err) {
+        if (err instanceof RedisUnreachable) return false;
+        throw err;
+      }
+      if (entries.length > 0) {
+        const file = await this.#openSpool();
+        await file.truncate(0);
+        await file.datasync();
+        this.#log.info({ store: describeUrl(this.#url), rows: entries.length }, 'replayed spooled ledger rows');
+      }
+      this.#stats.spooled = 0;
+      if (this.#degraded) {
+        this.#degraded = false;
+        this.#degradedReason = '';
+        this.#lastError = '';
+        this.#fallback = undefined;
+        if (this.#poll !== undefined) clearInterval(this.#poll);
+        this.#poll = undefined;
+        this.#log.info({ store: describeUrl(this.#url) }, 'redis reachable again: back on the shared store');
+      }
+      return true;
+    });
+  }
+
+  #withSpoolLock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#spoolLock.then(fn);
+    this.#spoolLock = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
+  /** Resolves once the row is on disk; concurrent rows share one write and one fsync. */
+  #spool(entry: SpoolEntry): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#spoolPending.push({ ...entry, resolve, reject });
+      if (this.#spoolPending.length === 1) void this.#withSpoolLock(() => this.#flushSpool());
+    });
+  }
+
+  async #flushSpool(): Promise<void> {
+    const batch = this.#spoolPending.splice(0);
+    if (batch.length === 0) return;
+    try {
+      const file = await this.#openSpool();
+      await file.write(batch.map((e) => `${JSON.stringify({ row: e.row, spend: e.spend })}\n`).join(''));
+      await file.datasync();
+      this.#stats.spooled += batch.length;
+    } catch (err) {
+      for (const e of batch) e.reject(err);
+      return;
+    }
+    for (const e of batch) e.resolve();
+    // Redis came back while these waited for the lock: they must not sit in the spool.
+    if (!this.#degraded) void this.#drainSpool().catch(() => {});
+  }
+
+  async #openSpool(): Promise<FileHandle> {
+    if (this.#spoolFile !== undefined) return this.#spoolFile;
+    this.#spoolFile = await openFile(this.#spoolPath, 'a+');
+    // The file's directory entry must be durable too, or a crash can lose the whole spool.
+    const dir = await openFile(this.#spoolDir, 'r');
+    await dir.sync().finally(() => dir.close());
+    return this.#spoolFile;
+  }
+
+  /**
+   * The spool's rows in order. A last line without its newline is a write cut short by a crash,
+   * never acknowledged to a caller: it is cut off so the next append starts on a fresh line.
+   */
+  async #readSpool(): Promise<SpoolEntry[]> {
+    let text: string;
+    try {
+      text = await readFile(this.#spoolPath, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const end = text.lastIndexOf('\n') + 1;
+    if (end < text.length) {
+      const file = await this.#openSpool();
+      await file.truncate(Buffer.byteLength(text.slice(0, end)));
+      await file.datasync();
+      this.#log.warn({ bytes: text.length - end }, 'dropped a torn last line from the ledger spool');
+    }
+    const entries: SpoolEntry[] = [];
+    for (const line of text.slice(0, end).split('\n')) {
+      if (line === '') continue;
+      try {
+        entries.push(JSON.parse(line) as SpoolEntry);
+      } catch {
+        // Cannot be replayed; say so loudly rather than refuse to start.
+        this.#log.warn({ line: line.slice(0, 200) }, 'skipped an unreadable ledger spool line');
+      }
+    }
+    return entries;
+  }
+}
