@@ -17,7 +17,17 @@ export async function serve(): Promise<void> {
     }
     throw e;
   }
-  const tollgate = await startTollgate({ loaded, env: process.env, cwd: process.cwd() });
+  let tollgate: Awaited<ReturnType<typeof startTollgate>>;
+  try {
+    tollgate = await startTollgate({ loaded, env: process.env, cwd: process.cwd() });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`tollgate: ${e.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`tollgate: could not start: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
   const stop = (signal: string) => {
     void tollgate.shutdown(signal).then(
       () => process.exit(0),

@@ -69,7 +69,7 @@ export class ConfigSource extends EventEmitter<{ change: [ConfigChange] }> {
       JSON.stringify(prev.config.limits.models) !== JSON.stringify(next.config.limits.models) ||
       JSON.stringify(prev.config.budgets.extra) !== JSON.stringify(next.config.budgets.extra) ||
       JSON.stringify(prev.config.extraPrices) !== JSON.stringify(next.config.extraPrices);
-    if (changed.length === 0 && !fileChanged) return false;
+    if (changed.length === 0 && !fileChanged && !reason.includes('file changed') && reason !== 'SIGHUP') return false;
     const restartOnly = changed.filter((k) => (RESTART_ONLY as readonly string[]).includes(k));
     if (restartOnly.length > 0) {
       this.#log.warn(
@@ -89,7 +89,9 @@ export class ConfigSource extends EventEmitter<{ change: [ConfigChange] }> {
   }
 
   #files(): string[] {
-    const files = [this.#current.envFile, this.#current.config.configFile].filter((f): f is string => !!f);
+    const files = [this.#current.envFile, this.#current.config.configFile, this.#current.config.pricesFile].filter(
+      (f): f is string => !!f,
+    );
     return [...new Set(files)];
   }
 
