@@ -120,7 +120,8 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     throw e;
   }
   const meter = new Meter(prices);
-  const store = options.store ?? (await createStore(loaded.config.stateUrl, { log }));
+  const store =
+    options.store ?? (await createStore(loaded.config.stateUrl, { log, spoolDir: loaded.config.stateSpoolDir }));
   await store.open();
   const rejected = (provider: Provider, limit: string) => log.debug({ provider, limit }, 'rate limited');
   const limiter = new Limiter({ store, config, onRejected: rejected });

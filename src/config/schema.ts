@@ -150,6 +150,7 @@ export const envSchema = z.object({
   BUDGET_INCLUDE_MOCK: bool(false),
   RESERVE_OUTPUT_TOKENS: int(0).default(4096),
   STATE_URL: stateUrl,
+  STATE_SPOOL_DIR: z.preprocess(blankToUndefined, z.string().default('./data/spool')),
   PRICES_FILE: z.preprocess(blankToUndefined, z.string().optional()),
   CONFIG_FILE: z.preprocess(blankToUndefined, z.string().optional()),
   HEALTH_CHECK_INTERVAL_MS: int(100).default(30000),
@@ -273,6 +274,8 @@ export interface Config {
   };
   reserveOutputTokens: number;
   stateUrl: string;
+  /** Where ledger rows wait while a remote store is out of reach. */
+  stateSpoolDir: string;
   pricesFile: string | undefined;
   configFile: string | undefined;
   extraPrices: FileConfig['prices'];
@@ -351,6 +354,7 @@ export function toConfig(env: EnvRecord, file: FileConfig = {}): Config {
     },
     reserveOutputTokens: env.RESERVE_OUTPUT_TOKENS,
     stateUrl: env.STATE_URL,
+    stateSpoolDir: env.STATE_SPOOL_DIR,
     pricesFile: env.PRICES_FILE,
     configFile: env.CONFIG_FILE,
     extraPrices: file.prices,
@@ -374,7 +378,14 @@ export function toConfig(env: EnvRecord, file: FileConfig = {}): Config {
 }
 
 /** Settings that only take effect on restart; a reload that changes them logs a warning. */
-export const RESTART_ONLY = ['HOST', 'PORT', 'STATE_URL', 'OTEL_SERVICE_NAME', 'OTEL_EXPORTER_OTLP_ENDPOINT'] as const;
+export const RESTART_ONLY = [
+  'HOST',
+  'PORT',
+  'STATE_URL',
+  'STATE_SPOOL_DIR',
+  'OTEL_SERVICE_NAME',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+] as const;
 
 /** Variables whose values are secrets: masked wherever config is shown. */
 export const SECRET_VARS = ['OPENAI_API_KEY', 'LLAMA_CLOUD_API_KEY', 'ADMIN_TOKEN'] as const;

@@ -42,14 +42,14 @@ describe('token bucket', () => {
     assert.equal(take({ tokens: 0.5, at: T0 }, perSecond, 1, T0).retryAfterMs, 500);
   });
 
-  // BUG (src/limits/bucket.ts:29 `perMs = limit / 3_600_000`, used at :36 and :61): the refill rate per ms
+  // BUG (src/limits/bucket.ts:29 `perMs = limit / 3_600_000`, used at :35, :61 and :77): the refill rate per ms
   // is a rounded double, so `(amount − tokens) / perMs` lands a hair above the exact figure (ceil adds a
   // whole ms) and `elapsed × perMs` a hair below the amount. About 4% of (limit, amount) pairs from an
   // empty bucket give a retryAfterMs after which the same take is STILL denied: a worker that honours
   // `retry-after-ms` exactly meets a second 429. Computing `amount × 3_600_000 / limit` and
   // `elapsed × limit / 3_600_000` (one rounding each) is exact for these.
   it('BUG retryAfterMs float rounding: slow rules (1/h) report 3600001 ms, and a take at now+retryAfterMs can still be denied', {
-    todo: 'src/limits/bucket.ts:29/36/61 — perMs = limit/3600000 is inexact; see the report',
+    todo: 'src/limits/bucket.ts:29/35/61 — perMs = limit/3600000 is inexact; see the report',
   }, () => {
     // Slow refill: 1 per hour → exactly an hour for one token.
     assert.equal(take({ tokens: 0, at: T0 }, { limit: 1, burst: 1 }, 1, T0).retryAfterMs, 3_600_000);
@@ -284,7 +284,7 @@ describe('token bucket properties (fast-check)', () => {
   });
 
   it('BUG retryAfterMs float rounding: a denied take succeeds once retryAfterMs has passed (property)', {
-    todo: 'src/limits/bucket.ts:29/36/61 — fails e.g. for {limit: 1, burst: 14}, amount 14, empty bucket',
+    todo: 'src/limits/bucket.ts:29/35/61 — fails e.g. for {limit: 1, burst: 14}, amount 14, empty bucket',
   }, () => {
     fc.assert(
       fc.property(ruleArb, fc.double({ min: -1000, max: 1000, noNaN: true }), fraction, (rule, tokens0, f) => {

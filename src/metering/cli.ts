@@ -29,7 +29,7 @@ export async function costsCommand(options: { window: string; json: boolean }): 
     );
     return 1;
   }
-  const store = await createStore(config.stateUrl);
+  const store = await createStore(config.stateUrl, { spoolDir: config.stateSpoolDir });
   try {
     await store.open();
     const limiter = new Limiter({ store, config: () => config });
