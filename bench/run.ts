@@ -2,7 +2,7 @@
  * `npm run bench`: named contenders against one stand-in upstream, side by side.
  *
  * Contenders (BENCH_CONTENDERS, comma-separated): direct, pipe, tollgate-real, tollgate-mock,
- * and tollgate-real-redis when BENCH_REDIS=1. Every server is its own child process on
+ * tollgate-real-sqlite, and tollgate-real-redis (a private redis-server; BENCH_REDIS=0 leaves it out). Every server is its own child process on
  * 127.0.0.1; the load generator runs here. `--json` prints the results as JSON instead of the
  * table and writes them to bench/results/<timestamp>.json.
  *
@@ -11,11 +11,12 @@
  * BENCH_LATENCY_MAX_REQUESTS (20000), BENCH_ROUNDS (1), BENCH_REDIS_URL
  * (redis://127.0.0.1:6379/15), BENCH_TOLLGATE_CLI (dist/cli.js).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startRedis, stopRedis } from '../test/support/redis.js';
 import {
   type Child,
   compileForNode,
@@ -42,7 +43,14 @@ const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 // BENCH_TOLLGATE_CLI lets a run compare another build (e.g. a branch's dist) against the same upstream.
 const CLI = process.env['BENCH_TOLLGATE_CLI'] ?? join(ROOT, 'dist', 'cli.js');
 const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'tollgate-bench');
-const KNOWN = ['direct', 'pipe', 'tollgate-real', 'tollgate-mock', 'tollgate-real-redis'] as const;
+const KNOWN = [
+  'direct',
+  'pipe',
+  'tollgate-real',
+  'tollgate-real-sqlite',
+  'tollgate-mock',
+  'tollgate-real-redis',
+] as const;
 const READY_TIMEOUT_MS = 20_000;
 const LISTEN_TIMEOUT_MS = 10_000;
 
@@ -80,8 +88,9 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     }
     return value;
   }
-  const redis = env['BENCH_REDIS'] === '1';
-  const defaults: ContenderName[] = ['direct', 'pipe', 'tollgate-real', 'tollgate-mock'];
+  // A private redis-server is started for the fleet contender unless BENCH_REDIS=0.
+  const redis = env['BENCH_REDIS'] !== '0';
+  const defaults: ContenderName[] = ['direct', 'pipe', 'tollgate-real', 'tollgate-real-sqlite', 'tollgate-mock'];
   if (redis) defaults.push('tollgate-real-redis');
   const requested = (env['BENCH_CONTENDERS'] ?? '')
     .split(',')
@@ -97,7 +106,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
       ? defaults
       : (requested.filter((n) => KNOWN.includes(n as ContenderName)) as ContenderName[]);
   if (contenders.includes('tollgate-real-redis') && !redis) {
-    problems.push('BENCH_CONTENDERS: tollgate-real-redis needs BENCH_REDIS=1 (and a Redis on 127.0.0.1)');
+    problems.push('BENCH_CONTENDERS: tollgate-real-redis needs Redis (BENCH_REDIS is 0)');
   }
   const settings: Settings = {
     connections: int('BENCH_CONNECTIONS', 32, 1),
@@ -109,9 +118,13 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     latencyMaxRequests: int('BENCH_LATENCY_MAX_REQUESTS', 20_000, 1),
     rounds: int('BENCH_ROUNDS', 1, 1),
     contenders,
-    redisUrl: env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379/15',
+    redisUrl: env['BENCH_REDIS_URL'] ?? '',
   };
-  if (!settings.redisUrl.startsWith('redis://127.0.0.1') && !settings.redisUrl.startsWith('redis://localhost')) {
+  if (
+    settings.redisUrl !== '' &&
+    !settings.redisUrl.startsWith('redis://127.0.0.1') &&
+    !settings.redisUrl.startsWith('redis://localhost')
+  ) {
     problems.push('BENCH_REDIS_URL: the benchmark only talks to 127.0.0.1');
   }
   if (problems.length > 0) throw new Error(`invalid benchmark settings:\n  ${problems.join('\n  ')}`);
@@ -166,7 +179,15 @@ async function startTollgate(name: ContenderName, upstream: string, settings: Se
     LLAMA_CLOUD_API_KEY: 'llx-bench-0000000000000000',
     OPENAI_UPSTREAM_URL: `${upstream}/v1`,
     LLAMAPARSE_UPSTREAM_URL: upstream,
-    STATE_URL: name === 'tollgate-real-redis' ? settings.redisUrl : 'memory:',
+    STATE_URL:
+      name === 'tollgate-real-redis'
+        ? settings.redisUrl
+        : name === 'tollgate-real-sqlite'
+          ? `sqlite:${join(mkdtempSync(join(tmpdir(), 'tollgate-bench-')), 'bench.db')}`
+          : 'memory:',
+    STATE_SPOOL_DIR: join(tmpdir(), `tollgate-bench-spool-${port}`),
+    // Metering and limits on: a budget no run reaches, so every call is reserved and settled.
+    BUDGET_DAILY_USD: '1000000',
     LOG_LEVEL: 'warn',
     ENV_FILE: '/dev/null',
     OPENAI_REQUESTS_PER_HOUR: '1000000000',
@@ -294,6 +315,13 @@ async function main(): Promise<void> {
     ['test/support/standin.ts', 'bench/standin-server.ts', 'bench/pipe-proxy.ts'],
     BUILD_DIR,
   );
+  let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+  if (settings.contenders.includes('tollgate-real-redis') && settings.redisUrl === '') {
+    const port = await freePort();
+    redis = await startRedis(port);
+    settings.redisUrl = `redis://127.0.0.1:${port}/0`;
+    progress(`private redis-server on 127.0.0.1:${port}`);
+  }
   const standin = await startStandinProcess(scripts.get('bench/standin-server.ts') as string, settings);
   progress(`stand-in on ${standin.origin}; contenders: ${settings.contenders.join(', ')}`);
   const rounds: Measurement[][] = [];
@@ -324,6 +352,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await standin.child.stop();
+    await stopRedis(redis);
   }
 
   const rows = withRatios(medians(rounds));
