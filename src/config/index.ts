@@ -32,6 +32,8 @@ export class ConfigSource extends EventEmitter<{ change: [ConfigChange] }> {
   #polled: string[] = [];
   #timer: NodeJS.Timeout | undefined;
   #lastText = '';
+  /** The files' content as of the config in force. */
+  #applied = '';
 
   constructor(initial: Loaded, options: LoadOptions, log: ReloadLog) {
     super();
@@ -39,6 +41,7 @@ export class ConfigSource extends EventEmitter<{ change: [ConfigChange] }> {
     this.#options = options;
     this.#log = log;
     this.#lastText = this.#snapshot();
+    this.#applied = this.#lastText;
   }
 
   get current(): Loaded {
@@ -69,7 +72,10 @@ export class ConfigSource extends EventEmitter<{ change: [ConfigChange] }> {
       JSON.stringify(prev.config.limits.models) !== JSON.stringify(next.config.limits.models) ||
       JSON.stringify(prev.config.budgets.extra) !== JSON.stringify(next.config.budgets.extra) ||
       JSON.stringify(prev.config.extraPrices) !== JSON.stringify(next.config.extraPrices);
-    if (changed.length === 0 && !fileChanged && !reason.includes('file changed') && reason !== 'SIGHUP') return false;
+    // A change only the price file shows (its content is in the snapshot) also counts.
+    const snapshot = this.#snapshot();
+    if (changed.length === 0 && !fileChanged && snapshot === this.#applied) return false;
+    this.#applied = snapshot;
     const restartOnly = changed.filter((k) => (RESTART_ONLY as readonly string[]).includes(k));
     if (restartOnly.length > 0) {
       this.#log.warn(

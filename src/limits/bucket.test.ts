@@ -42,15 +42,13 @@ describe('token bucket', () => {
     assert.equal(take({ tokens: 0.5, at: T0 }, perSecond, 1, T0).retryAfterMs, 500);
   });
 
-  // BUG (src/limits/bucket.ts:29 `perMs = limit / 3_600_000`, used at :35, :61 and :77): the refill rate per ms
+  // Regression, fixed (src/limits/bucket.ts:29 `perMs = limit / 3_600_000`, used at :35, :61 and :77): the refill rate per ms
   // is a rounded double, so `(amount − tokens) / perMs` lands a hair above the exact figure (ceil adds a
   // whole ms) and `elapsed × perMs` a hair below the amount. About 4% of (limit, amount) pairs from an
   // empty bucket give a retryAfterMs after which the same take is STILL denied: a worker that honours
   // `retry-after-ms` exactly meets a second 429. Computing `amount × 3_600_000 / limit` and
   // `elapsed × limit / 3_600_000` (one rounding each) is exact for these.
-  it('BUG retryAfterMs float rounding: slow rules (1/h) report 3600001 ms, and a take at now+retryAfterMs can still be denied', {
-    todo: 'src/limits/bucket.ts:29/35/61 — perMs = limit/3600000 is inexact; see the report',
-  }, () => {
+  it('regression: retryAfterMs float rounding: slow rules (1/h) report 3600001 ms, and a take at now+retryAfterMs can still be denied', {}, () => {
     // Slow refill: 1 per hour → exactly an hour for one token.
     assert.equal(take({ tokens: 0, at: T0 }, { limit: 1, burst: 1 }, 1, T0).retryAfterMs, 3_600_000);
     // 14 tokens at 1/h: 14 h, and the 14 tokens are there after exactly that long.
@@ -75,6 +73,18 @@ describe('token bucket', () => {
     assert.equal(level(s, perSecond, T0 + 86_400_000), 10);
     // A clock that steps back does not drain the bucket.
     assert.equal(level({ tokens: 4, at: T0 }, perSecond, T0 - 60_000), 4);
+  });
+
+  // Regression, fixed (src/limits/bucket.ts:47/54/59/72: every new state is stamped `at: now`, even when `now < state.at`): a
+  // clock that steps back (NTP step, a store clock that is not monotonic) and returns refills the same
+  // stretch of time twice. Drain 10 at T, a denied take at T−10 s re-stamps the state at T−10 s, and at T
+  // another 10 are admitted: 20 tokens at one instant from a 10-token bucket. Keeping
+  // `at: Math.max(state.at, now)` would make a backward step cost nothing and give nothing.
+  it('regression: a clock step back and forth refills the same time twice (20 admitted at one instant, burst 10)', {}, () => {
+    const drained = take(undefined, perSecond, 10, T0).state;
+    const back = take(drained, perSecond, 1, T0 - 10_000);
+    assert.equal(back.ok, false);
+    assert.equal(take(back.state, perSecond, 1, T0).ok, false, 'no time has passed since the bucket was drained');
   });
 
   it('caps a refund at capacity', () => {
@@ -283,9 +293,7 @@ describe('token bucket properties (fast-check)', () => {
     );
   });
 
-  it('BUG retryAfterMs float rounding: a denied take succeeds once retryAfterMs has passed (property)', {
-    todo: 'src/limits/bucket.ts:29/35/61 — fails e.g. for {limit: 1, burst: 14}, amount 14, empty bucket',
-  }, () => {
+  it('regression: retryAfterMs float rounding: a denied take succeeds once retryAfterMs has passed (property)', {}, () => {
     fc.assert(
       fc.property(ruleArb, fc.double({ min: -1000, max: 1000, noNaN: true }), fraction, (rule, tokens0, f) => {
         const state: BucketState = { tokens: Math.min(rule.burst, tokens0), at: T0 };

@@ -26,13 +26,19 @@ export interface TakeResult {
   exceedsCapacity: boolean;
 }
 
-const perMs = (rule: BucketRule) => rule.limit / 3_600_000;
+const HOUR = 3_600_000;
+/** Tokens refilled over `ms` (multiply first: limit/3600000 alone is inexact in floating point). */
+const refilled = (rule: BucketRule, ms: number) => (ms * rule.limit) / HOUR;
+/** Ms needed to refill `tokens`, rounded up so waiting exactly that long is always enough. */
+const msFor = (rule: BucketRule, tokens: number) => Math.ceil((tokens * HOUR) / rule.limit);
+/** A clock that steps back must not refill the same time twice: state time never goes backwards. */
+const stamp = (state: BucketState | undefined, now: number) => Math.max(state?.at ?? now, now);
 
 /** Tokens in the bucket at `now` (a missing state is a full bucket). */
 export function level(state: BucketState | undefined, rule: BucketRule, now: number): number {
   if (state === undefined) return rule.burst;
   const elapsed = Math.max(0, now - state.at);
-  return Math.min(rule.burst, state.tokens + elapsed * perMs(rule));
+  return Math.min(rule.burst, state.tokens + refilled(rule, elapsed));
 }
 
 /**
@@ -41,24 +47,25 @@ export function level(state: BucketState | undefined, rule: BucketRule, now: num
  */
 export function take(state: BucketState | undefined, rule: BucketRule, amount: number, now: number): TakeResult {
   const tokens = level(state, rule, now);
+  const at = stamp(state, now);
   if (amount > rule.burst) {
     return {
       ok: false,
-      state: { tokens, at: now },
+      state: { tokens, at },
       available: Math.max(0, tokens),
       retryAfterMs: Infinity,
       exceedsCapacity: true,
     };
   }
   if (tokens >= amount) {
-    const next = { tokens: tokens - amount, at: now };
+    const next = { tokens: tokens - amount, at };
     return { ok: true, state: next, available: next.tokens, retryAfterMs: 0, exceedsCapacity: false };
   }
   return {
     ok: false,
-    state: { tokens, at: now },
+    state: { tokens, at },
     available: Math.max(0, tokens),
-    retryAfterMs: Math.ceil((amount - tokens) / perMs(rule)),
+    retryAfterMs: msFor(rule, amount - tokens),
     exceedsCapacity: false,
   };
 }
@@ -69,10 +76,10 @@ export function take(state: BucketState | undefined, rule: BucketRule, amount: n
  */
 export function adjust(state: BucketState | undefined, rule: BucketRule, delta: number, now: number): BucketState {
   const tokens = level(state, rule, now);
-  return { tokens: Math.min(rule.burst, tokens + delta), at: now };
+  return { tokens: Math.min(rule.burst, tokens + delta), at: stamp(state, now) };
 }
 
 /** Ms until the bucket is full again. */
 export function resetMs(state: BucketState | undefined, rule: BucketRule, now: number): number {
-  return Math.max(0, Math.ceil((rule.burst - level(state, rule, now)) / perMs(rule)));
+  return Math.max(0, msFor(rule, rule.burst - level(state, rule, now)));
 }

@@ -65,23 +65,42 @@ function instant(y: number, mo: number, d: number, h: number, timeZone: string):
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
+const dateKey = (y: number, mo: number, d: number) => y * 10_000 + mo * 100 + d;
+
+/**
+ * The first instant of a local date. Where the clock jumps over midnight (DST starting at 00:00),
+ * local midnight does not exist and the day starts at the first wall time it does have.
+ */
+function dayStart(y: number, mo: number, d: number, timeZone: string): number {
+  const want = dateKey(y, mo, d);
+  const dateOf = (x: number) => {
+    const p = localParts(x, timeZone);
+    return dateKey(p.y, p.mo, p.d);
+  };
+  let t = instant(y, mo, d, 0, timeZone);
+  for (let i = 0; i < 4 && dateOf(t) < want; i++) t += 3_600_000;
+  for (let i = 0; i < 4 && dateOf(t - 3_600_000) === want; i++) t -= 3_600_000;
+  return t;
+}
+
 export function windowAt(kind: WindowKind, t: number, timeZone: string): Window {
   const l = localParts(t, timeZone);
   if (kind === 'hour') {
     // The local hour started this many ms ago (works for half-hour zones too); one real hour long.
+    // Named by its UTC start, so the repeated local hour of an autumn clock change is a new window.
     const start = t - ((l.mi * 60 + l.s) * 1000 + (t % 1000));
-    return { kind, id: `hour:${l.y}-${pad(l.mo)}-${pad(l.d)}T${pad(l.h)}`, start, end: start + 3_600_000 };
+    return { kind, id: `hour:${new Date(start).toISOString().slice(0, 16)}Z`, start, end: start + 3_600_000 };
   }
   if (kind === 'day') {
-    const start = instant(l.y, l.mo, l.d, 0, timeZone);
+    const start = dayStart(l.y, l.mo, l.d, timeZone);
     const next = new Date(Date.UTC(l.y, l.mo - 1, l.d + 1));
-    const end = instant(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate(), 0, timeZone);
+    const end = dayStart(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate(), timeZone);
     return { kind, id: `day:${l.y}-${pad(l.mo)}-${pad(l.d)}`, start, end };
   }
-  const start = instant(l.y, l.mo, 1, 0, timeZone);
+  const start = dayStart(l.y, l.mo, 1, timeZone);
   const ny = l.mo === 12 ? l.y + 1 : l.y;
   const nm = l.mo === 12 ? 1 : l.mo + 1;
-  return { kind, id: `month:${l.y}-${pad(l.mo)}`, start, end: instant(ny, nm, 1, 0, timeZone) };
+  return { kind, id: `month:${l.y}-${pad(l.mo)}`, start, end: dayStart(ny, nm, 1, timeZone) };
 }
 
 /** Windows cached until they end: the hot path computes each at most once per window. */
