@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from './config/index.js';
 import { startTollgate } from './server.js';
+import { stopTelemetry } from './telemetry/otel.js';
 
 /**
  * `tollgate serve`: the only place that reads process.env and owns the process's signals.
@@ -29,13 +30,17 @@ export async function serve(): Promise<void> {
     process.exit(1);
   }
   const stop = (signal: string) => {
-    void tollgate.shutdown(signal).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        tollgate.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    void tollgate
+      .shutdown(signal)
+      // Spans of the drained requests are flushed before the process goes.
+      .then(() => stopTelemetry())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          tollgate.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

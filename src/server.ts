@@ -29,6 +29,7 @@ import { CircuitBreaker } from './routing/circuit.js';
 import { ModeState } from './routing/mode.js';
 import { createStore, type Store } from './state/index.js';
 import { createLogger, type Logger, logCall } from './telemetry/logger.js';
+import { callTracer } from './telemetry/tracing.js';
 
 export const VERSION: string = (() => {
   try {
@@ -138,6 +139,17 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       log.error({ issues: reloaded.issues }, 'price table reload rejected; the previous prices stay in force');
   });
 
+  const hosts = new Map<string, string>();
+  const upstreamHost = (p: string): string | undefined => {
+    const url = config().providers[p as Provider]?.upstreamUrl;
+    if (url === undefined) return undefined;
+    let host = hosts.get(url);
+    if (host === undefined) {
+      host = new URL(url).host;
+      hosts.set(url, host);
+    }
+    return host;
+  };
   let draining = false;
   let active = 0;
   const proxy: ProxyDeps = {
@@ -148,6 +160,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     mocks,
     limiter,
     meter,
+    tracer: callTracer(upstreamHost),
     onCallEnd: (call) => {
       logCall(log, call);
       options.onCall?.(call);

@@ -21,9 +21,10 @@ import type { ProviderMock, ProviderReply } from '../providers/types.js';
 import type { CircuitBreaker } from '../routing/circuit.js';
 import { type FallbackReason, isMode, type ModeState } from '../routing/mode.js';
 import type { LedgerRow } from '../state/types.js';
+import type { CallSpan, CallTracer } from '../telemetry/tracing.js';
 import { cappedBody, readBody, type Spooled, spool } from './body.js';
 import type { CallRecord } from './call.js';
-import { continueTrace, downstreamHeaders, upstreamHeaders } from './headers.js';
+import { downstreamHeaders, upstreamHeaders } from './headers.js';
 import { SseParser } from './sse.js';
 import { UpstreamFailure, type UpstreamResponse, type Upstreams } from './upstream.js';
 
@@ -35,6 +36,7 @@ export interface ProxyDeps {
   mocks: Record<Provider, ProviderMock>;
   limiter: Limiter;
   meter: Meter;
+  tracer: CallTracer;
   /** False while background health probes say the provider is down (HYBRID treats it as an open circuit). */
   providerHealthy?: (provider: Provider) => boolean;
   /** Called once per call, when the answer is complete or abandoned. */
@@ -98,7 +100,6 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
     const cfg = deps.config();
     const template = `${c.req.method} ${routePath}`;
     const started = performance.now();
-    const trace = continueTrace(incoming.headers.traceparent);
     const rawUrl = incoming.url ?? '/';
     const q = rawUrl.indexOf('?');
     const search = q === -1 ? '' : rawUrl.slice(q);
@@ -108,8 +109,8 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
     const rest = rawPath.slice(adapter.prefix.length) || '/';
     const call: CallRecord = {
       correlationId: c.get('correlationId'),
-      traceId: trace.traceId,
-      spanId: trace.spanId,
+      traceId: '',
+      spanId: '',
       provider,
       operation: route.operation,
       genAiOperation: adapter.genAiOperation(route.operation),
@@ -141,6 +142,8 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       }
     };
     outgoing.once('close', onClose);
+    deps.tracer.server(call);
+    let span: CallSpan | undefined;
     let spooled: Spooled | undefined;
     let params: Record<string, string> = {};
     let admission: Admission | undefined;
@@ -395,6 +398,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         call.model = adapter.requestModel(route.operation, json);
         call.stream = json.stream === true;
       }
+      span = deps.tracer.start(call, incoming.headers);
       const uploadCap = provider === 'llamaparse' ? cfg.maxUploadBytes : cfg.maxBodyBytes;
       const hasBody = route.body === 'stream' && incoming.method !== 'GET' && incoming.method !== 'HEAD';
 
@@ -464,7 +468,8 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       const headers = upstreamHeaders(incoming.headers, cfg.forwardClientAuth);
       if (!cfg.forwardClientAuth && key !== undefined) Object.assign(headers, adapter.authHeaders(key));
       headers['x-correlation-id'] = call.correlationId;
-      headers.traceparent = trace.header;
+      const traceparent = span.traceparent();
+      if (traceparent !== undefined) headers.traceparent = traceparent;
       if (route.metered) headers['accept-encoding'] = 'identity';
       let body: Buffer | Readable | null = null;
       if (raw !== undefined) {
@@ -485,15 +490,18 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
 
       let res: UpstreamResponse;
       try {
-        res = await deps.upstreams.request(
-          provider,
-          {
-            baseUrl: pcfg.upstreamUrl,
-            connectTimeoutMs: cfg.upstream.connectTimeoutMs,
-            timeoutMs: cfg.upstream.timeoutMs,
-          },
-          { method: c.req.method, path: rest + search, headers, body, signal: aborter.signal },
+        const target = span.with(() =>
+          deps.upstreams.request(
+            provider,
+            {
+              baseUrl: pcfg.upstreamUrl,
+              connectTimeoutMs: cfg.upstream.connectTimeoutMs,
+              timeoutMs: cfg.upstream.timeoutMs,
+            },
+            { method: c.req.method, path: rest + search, headers, body, signal: aborter.signal },
+          ),
         );
+        res = await target;
       } catch (e) {
         // A body refused on the way up (over the size cap) is the worker's error, not the provider's.
         const bodyError = body !== null && !Buffer.isBuffer(body) ? body.errored : null;
@@ -540,6 +548,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       void spooled?.cleanup();
       call.durationMs = performance.now() - started;
       if (call.status === 0) call.status = 499;
+      (span ?? deps.tracer.start(call, incoming.headers)).end(call);
       deps.onCallEnd(call);
     }
     return RESPONSE_ALREADY_SENT;

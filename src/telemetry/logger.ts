@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { CallRecord } from '../proxy/call.js';
 
@@ -43,6 +44,14 @@ export function createLogger({ level, destination, base = {} }: LoggerOptions): 
       base: { service: 'tollgate', ...base },
       redact: { paths: REDACT, censor: '[REDACTED]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Every line written inside a request carries its trace (the request line sets them itself).
+      mixin(merge: object) {
+        if ('trace_id' in merge) return {};
+        const span = trace.getActiveSpan();
+        if (span === undefined) return {};
+        const c = span.spanContext();
+        return { trace_id: c.traceId, span_id: c.spanId };
+      },
       formatters: { level: (label) => ({ level: label }) },
       hooks: {
         // A key can hide in an error message or a free-text field; scrub every string argument.
