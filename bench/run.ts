@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: named contenders against one stand-in upstream, side by side.
  *
- * Contenders (BENCH_CONTENDERS, comma-separated): direct, pipe, tollgate-real, tollgate-mock,
+ * Contenders (BENCH_CONTENDERS, comma-separated): direct, pipe, tollgate-real (telemetry on, as npm start),
+ * tollgate-real-notel (OTEL_SDK_DISABLED), tollgate-mock,
  * tollgate-real-sqlite, and tollgate-real-redis (a private redis-server; BENCH_REDIS=0 leaves it out). Every server is its own child process on
  * 127.0.0.1; the load generator runs here. `--json` prints the results as JSON instead of the
  * table and writes them to bench/results/<timestamp>.json.
@@ -47,6 +48,7 @@ const KNOWN = [
   'direct',
   'pipe',
   'tollgate-real',
+  'tollgate-real-notel',
   'tollgate-real-sqlite',
   'tollgate-mock',
   'tollgate-real-redis',
@@ -90,7 +92,14 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   }
   // A private redis-server is started for the fleet contender unless BENCH_REDIS=0.
   const redis = env['BENCH_REDIS'] !== '0';
-  const defaults: ContenderName[] = ['direct', 'pipe', 'tollgate-real', 'tollgate-real-sqlite', 'tollgate-mock'];
+  const defaults: ContenderName[] = [
+    'direct',
+    'pipe',
+    'tollgate-real',
+    'tollgate-real-notel',
+    'tollgate-real-sqlite',
+    'tollgate-mock',
+  ];
   if (redis) defaults.push('tollgate-real-redis');
   const requested = (env['BENCH_CONTENDERS'] ?? '')
     .split(',')
@@ -195,8 +204,11 @@ async function startTollgate(name: ContenderName, upstream: string, settings: Se
     // The mock streams with the same pacing as the stand-in, so gaps compare like for like.
     MOCK_STREAM_CHUNK_DELAY_MS: String(settings.chunkGapMs),
     SHUTDOWN_GRACE_MS: '1000',
+    // Telemetry on as `npm start` runs it (SDK preloaded, spans made); -notel measures it off.
+    ...(name === 'tollgate-real-notel' ? { OTEL_SDK_DISABLED: 'true' } : {}),
   };
-  const child = spawnChild(name, ['--enable-source-maps', CLI, 'serve'], env, ROOT);
+  const register = join(dirname(CLI), 'telemetry', 'register.js');
+  const child = spawnChild(name, ['--enable-source-maps', '--import', register, CLI, 'serve'], env, ROOT);
   const origin = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp200(child, `${origin}/readyz`, READY_TIMEOUT_MS);
