@@ -29,6 +29,7 @@ import { CircuitBreaker } from './routing/circuit.js';
 import { ModeState } from './routing/mode.js';
 import { createStore, type Store } from './state/index.js';
 import { createLogger, type Logger, logCall } from './telemetry/logger.js';
+import { exporterStatus } from './telemetry/otel.js';
 import { callTracer } from './telemetry/tracing.js';
 
 export const VERSION: string = (() => {
@@ -183,6 +184,22 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
           observedUnit: 'consecutive failures',
           time,
           output: mode === 'mock' ? 'mock mode: upstream not used' : `circuit ${circuit}`,
+        },
+      ];
+    }
+    const ex = exporterStatus();
+    if (ex.configured) {
+      out['telemetry:exporter'] = [
+        {
+          componentType: 'component',
+          status: ex.consecutiveFailures === 0 ? 'pass' : 'warn',
+          observedValue: ex.failures,
+          observedUnit: 'failed exports',
+          time,
+          output:
+            ex.consecutiveFailures === 0
+              ? `OTLP ${ex.protocol} to ${ex.endpoint}: ${ex.exported} spans exported`
+              : `OTLP export failing (${ex.consecutiveFailures} in a row): ${ex.lastError ?? 'unknown error'}`,
         },
       ];
     }
