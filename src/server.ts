@@ -29,6 +29,7 @@ import { CircuitBreaker } from './routing/circuit.js';
 import { ModeState } from './routing/mode.js';
 import { createStore, type Store } from './state/index.js';
 import { createLogger, type Logger, logCall } from './telemetry/logger.js';
+import { createMetrics } from './telemetry/metrics.js';
 import { exporterStatus } from './telemetry/otel.js';
 import { callTracer } from './telemetry/tracing.js';
 
@@ -140,6 +141,18 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       log.error({ issues: reloaded.issues }, 'price table reload rejected; the previous prices stay in force');
   });
 
+  const metrics = createMetrics({
+    serviceName: loaded.config.otel.serviceName,
+    serviceVersion: VERSION,
+    sources: {
+      snapshot: () => limiter.snapshot(),
+      providerUp: (p) => providerUp(p),
+      circuitOpen: (p) => circuits[p].state === 'open',
+      mode: (p) => modes.get(p),
+    },
+  });
+  /** A provider is up unless its circuit is open (probes refine this). */
+  const providerUp = (p: Provider): boolean => modes.get(p) === 'mock' || circuits[p].state !== 'open';
   const hosts = new Map<string, string>();
   const upstreamHost = (p: string): string | undefined => {
     const url = config().providers[p as Provider]?.upstreamUrl;
@@ -163,6 +176,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     meter,
     tracer: callTracer(upstreamHost),
     onCallEnd: (call) => {
+      metrics.recordCall(call);
       logCall(log, call);
       options.onCall?.(call);
     },
@@ -313,6 +327,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
         return { ready: true };
       },
     },
+    metrics: () => metrics.render(),
     log,
   });
 
@@ -367,6 +382,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       for (const m of Object.values(mocks)) m.close?.();
       await upstreams.close();
       clearInterval(budgetTimer);
+      await metrics.shutdown();
       await store.close();
       log.info({ reason }, 'stopped');
       log.flush?.();

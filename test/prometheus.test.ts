@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { LlamaParseReader } from 'llama-cloud-services/reader';
+import OpenAI from 'openai';
+import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
+
+const ADMIN_TOKEN = 'admin-token-prometheus-0123456789';
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+
+/** The first executable called `name` on PATH (the Debian package puts both in /usr/bin). */
+function which(name: string): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/bin']) {
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+const prometheusBin = process.env.PROMETHEUS_BIN ?? which('prometheus');
+const promtoolBin = process.env.PROMTOOL_BIN ?? which('promtool');
+// CI installs Prometheus: a missing binary there is a broken job, never a quiet skip.
+const skip =
+  prometheusBin && promtoolBin
+    ? false
+    : process.env.CI === 'true'
+      ? false
+      : 'prometheus/promtool not installed (apt-get install prometheus)';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  assert.ok(address !== null && typeof address === 'object');
+  return address.port;
+}
+
+interface PromVector {
+  status: string;
+  data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+}
+
+interface PromTargets {
+  data: { activeTargets: { health: string; lastScrape: string; lastError: string; scrapeUrl: string }[] };
+}
+
+describe('a real Prometheus scraping the sidecar', { skip }, () => {
+  let tg: TestTollgate;
+  let prom: ChildProcess | undefined;
+  let promUrl: string;
+  let dir: string;
+  let promLog = '';
+
+  const query = async (expr: string): Promise<PromVector['data']['result']> => {
+    const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    assert.equal(res.status, 200, `query ${expr}`);
+    const body = (await res.json()) as PromVector;
+    assert.equal(body.status, 'success');
+    return body.data.result;
+  };
+  const scalar = async (expr: string): Promise<number> => {
+    const result = await query(expr);
+    assert.equal(result.length, 1, `${expr} returned ${result.length} samples`);
+    return Number(result[0]?.value[1]);
+  };
+
+  before(async () => {
+    assert.ok(prometheusBin, 'prometheus binary not found (CI=true)');
+    tg = await startTestTollgate({
+      SERVICE_MODE: 'mock',
+      ADMIN_TOKEN,
+      MOCK_SEED: '11',
+      BUDGET_DAILY_USD: '5',
+      OPENAI_REQUESTS_PER_HOUR: '1000',
+      LLAMAPARSE_PAGES_PER_HOUR: '1000',
+    });
+    dir = await mkdtemp(join(tmpdir(), 'tollgate-prom-'));
+    const port = await freePort();
+    promUrl = `http://127.0.0.1:${port}`;
+    const target = new URL(tg.url).host;
+    await writeFile(
+      join(dir, 'prometheus.yml'),
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        '  scrape_timeout: 1s',
+        '  evaluation_interval: 1s',
+        'scrape_configs:',
+        '  - job_name: tollgate',
+        '    metrics_path: /metrics',
+        '    static_configs:',
+        `      - targets: ['${target}']`,
+        '',
+      ].join('\n'),
+    );
+    prom = spawn(
+      prometheusBin,
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        '--storage.tsdb.retention.time=1h',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const keep = (chunk: Buffer) => {
+      promLog = (promLog + chunk.toString('utf8')).slice(-8000);
+    };
+    prom.stdout?.on('data', keep);
+    prom.stderr?.on('data', keep);
+    const exited = new Promise<never>((_resolve, reject) => {
+      prom?.once('exit', (code) => reject(new Error(`prometheus exited with ${code}:\n${promLog}`)));
+    });
+    exited.catch(() => undefined);
+    await Promise.race([
+      until(
+        async () => {
+          try {
+            return (await fetch(`${promUrl}/-/ready`)).status === 200;
+          } catch {
+            return false;
+          }
+        },
+        20_000,
+        100,
+      ),
+      exited,
+    ]);
+  });
+
+  after(async () => {
+    if (prom && prom.exitCode === null && prom.signalCode === null) {
+      const child = prom;
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await gone;
+      clearTimeout(timer);
+    }
+    await tg?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('scrapes cost equal to the ledger, request counts and GenAI histograms after mixed traffic', async () => {
+    const client = new OpenAI({ baseURL: `${tg.url}/openai/v1`, apiKey: 'sk-placeholder', maxRetries: 0 });
+    await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'What does a sidecar do?' }],
+    });
+    await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }] });
+    let streamed = '';
+    for await (const chunk of await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Stream a short answer' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    })) {
+      streamed += chunk.choices[0]?.delta.content ?? '';
+    }
+    assert.ok(streamed.length > 0);
+    await client.embeddings.create({ model: 'text-embedding-3-small', input: ['one', 'two', 'three'] });
+    const reader = new LlamaParseReader({
+      apiKey: 'llx-placeholder',
+      baseUrl: `${tg.url}/llamaparse`,
+      resultType: 'markdown',
+      checkInterval: 0.05,
+      verbose: false,
+    });
+    const docs = await reader.loadData(fixture('documents/sample-report.pdf'));
+    assert.ok(docs.length > 0);
+    assert.ok(tg.calls.some((c) => c.provider === 'llamaparse' && (c.usage?.pages ?? 0) > 0));
+    const callsAfterTraffic = tg.calls.length;
+
+    const metricsRes = await fetch(`${tg.url}/metrics`);
+    assert.equal(metricsRes.status, 200, 'GET /metrics is served by the sidecar (createMetrics wired in server.ts)');
+    assert.match(metricsRes.headers.get('content-type') ?? '', /^text\/plain/);
+
+    // Wait for a scrape that started after the last call finished.
+    const trafficEnd = Date.now();
+    let lastTarget: PromTargets['data']['activeTargets'][number] | undefined;
+    await until(
+      async () => {
+        const targets = (await (await fetch(`${promUrl}/api/v1/targets?state=active`)).json()) as PromTargets;
+        lastTarget = targets.data.activeTargets[0];
+        return lastTarget !== undefined && lastTarget.health === 'up' && Date.parse(lastTarget.lastScrape) > trafficEnd;
+      },
+      15_000,
+      200,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; target: ${JSON.stringify(lastTarget)}\n${promLog}`);
+    });
+
+    const costs = await fetch(`${tg.url}/admin/costs?window=day`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.equal(costs.status, 200);
+    const ledger = (await costs.json()) as { total: { cost_usd: number; requests: number } };
+    assert.ok(ledger.total.cost_usd > 0, 'mock shadow cost is booked');
+
+    const scrapedCost = await scalar('sum(tollgate_cost_usd_total)');
+    assert.ok(
+      Math.abs(scrapedCost - ledger.total.cost_usd) <= 1e-9,
+      `sum(tollgate_cost_usd_total) = ${scrapedCost}, ledger total = ${ledger.total.cost_usd}`,
+    );
+    assert.equal(await scalar('sum(tollgate_requests_total)'), callsAfterTraffic);
+    assert.equal(await scalar('sum(tollgate_cost_usd_total{served_by="real"}) or vector(0)'), 0);
+
+    const buckets = await query('gen_ai_client_operation_duration_bucket{gen_ai_operation_name="chat"}');
+    assert.ok(buckets.length > 0, 'a GenAI duration histogram series');
+    assert.ok(buckets.every((s) => s.metric.gen_ai_provider_name === 'openai'));
+    assert.ok((await query('gen_ai_client_operation_time_to_first_chunk_count')).length > 0);
+    assert.ok((await query('gen_ai_client_token_usage_bucket{gen_ai_token_type="input"}')).length > 0);
+
+    const names = ((await (await fetch(`${promUrl}/api/v1/label/__name__/values`)).json()) as { data: string[] }).data;
+    for (const name of [
+      'tollgate_requests_total',
+      'tollgate_cost_usd_total',
+      'tollgate_tokens_total',
+      'tollgate_pages_total',
+      'tollgate_rate_limited_total',
+      'tollgate_budget_limit_usd',
+      'tollgate_budget_spent_usd',
+      'tollgate_budget_remaining_usd',
+      'tollgate_ratelimit_available',
+      'tollgate_provider_up',
+      'tollgate_circuit_open',
+      'tollgate_mode',
+      'gen_ai_client_token_usage_bucket',
+      'gen_ai_client_operation_duration_bucket',
+      'gen_ai_client_operation_time_to_first_chunk_bucket',
+    ]) {
+      assert.ok(names.includes(name), `${name} scraped`);
+    }
+    assert.equal(await scalar('tollgate_mode{provider="openai",mode="mock"}'), 1);
+    assert.equal(await scalar('sum(tollgate_mode{provider="openai"})'), 1);
+  });
+
+  it('serves /metrics that promtool check metrics accepts', async () => {
+    assert.ok(promtoolBin, 'promtool binary not found (CI=true)');
+    const res = await fetch(`${tg.url}/metrics`);
+    assert.equal(res.status, 200);
+    const body = await res.text();
+    assert.match(body, /^tollgate_requests_total\{/m);
+    const check = spawnSync(promtoolBin, ['check', 'metrics'], { input: body, encoding: 'utf8', timeout: 10_000 });
+    assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}`);
+  });
+});
