@@ -22,6 +22,14 @@ async function main(argv: string[]): Promise<number> {
     case 'check-config': {
       try {
         const loaded = loadConfig({ env: process.env, cwd: process.cwd() });
+        // Prices are part of the configuration: the same table `serve` would load.
+        const { PriceSource, PriceTableError } = await import('./metering/prices.js');
+        try {
+          new PriceSource({ file: loaded.config.pricesFile, extra: loaded.config.extraPrices });
+        } catch (e) {
+          if (e instanceof PriceTableError) throw new ConfigError(e.issues.map((i) => `prices: ${i}`));
+          throw e;
+        }
         process.stdout.write(
           `${JSON.stringify({ env_file: loaded.envFile ?? null, config: maskedEnv(loaded.env) }, null, 2)}\n`,
         );

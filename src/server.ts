@@ -119,7 +119,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
   try {
     prices = new PriceSource({ file: loaded.config.pricesFile, extra: loaded.config.extraPrices });
   } catch (e) {
-    if (e instanceof PriceTableError) throw new ConfigError(e.issues.map((i) => `PRICES_FILE ${i}`));
+    if (e instanceof PriceTableError) throw new ConfigError(e.issues.map((i) => `prices: ${i}`));
     throw e;
   }
   const meter = new Meter(prices);
@@ -235,7 +235,8 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       out[key] = list;
       list.push({
         componentId: b.scope,
-        status: ratio >= 1 ? 'fail' : ratio >= config().budgets.warnRatio ? 'warn' : 'pass',
+        // A spent budget is an operating state (calls get 429 or the mock), not a broken sidecar: warn.
+        status: ratio >= config().budgets.warnRatio ? 'warn' : 'pass',
         observedValue: Math.round(ratio * 10000) / 10000,
         observedUnit: 'ratio of budget spent',
         time,
@@ -244,12 +245,16 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     }
     return out;
   };
+  const warned = new Set<string>();
   let lastBudgets: Awaited<ReturnType<Limiter['snapshot']>>['budgets'] = [];
   const refreshBudgets = async () => {
     try {
       lastBudgets = (await limiter.snapshot()).budgets;
       for (const b of lastBudgets) {
-        if (b.limitUsd > 0 && b.spentUsd / b.limitUsd >= config().budgets.warnRatio) {
+        const key = `${b.scope}:${b.window}:${b.windowStart}`;
+        // Once per budget window when it crosses the warning ratio, not on every refresh.
+        if (b.limitUsd > 0 && b.spentUsd / b.limitUsd >= config().budgets.warnRatio && !warned.has(key)) {
+          warned.add(key);
           log.warn(
             { scope: b.scope, window: b.window, spent_usd: b.spentUsd, limit_usd: b.limitUsd },
             'budget near its limit',

@@ -233,7 +233,14 @@ export const fileSchema = z
     limits: z
       .partialRecord(z.enum(PROVIDERS), z.object({ models: z.record(z.string(), limitSet).default({}) }).strict())
       .optional(),
-    budgets: z.record(z.string(), budgetSet).optional(),
+    budgets: z
+      .record(
+        z.string().regex(/^(total|openai|llamaparse|openai:.+|llamaparse:.+)$/, {
+          error: 'budget scope must be total, openai, llamaparse, openai:<model> or llamaparse:<tier>',
+        }),
+        budgetSet,
+      )
+      .optional(),
     prices: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();

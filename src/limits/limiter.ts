@@ -60,6 +60,8 @@ export interface AdmitRequest {
   worstUsd: number;
   /** Whether the call may count against budgets (real/hybrid mode, or BUDGET_INCLUDE_MOCK). */
   budgeted: boolean;
+  /** Whether a budget shortfall may be answered by the mock (HYBRID with BUDGET_EXCEEDED_ACTION=mock). */
+  mayDegrade: boolean;
 }
 
 export interface BucketView {
@@ -148,6 +150,12 @@ export class Limiter {
       for (const [window, usd] of Object.entries(caps) as [BudgetWindowName, number | undefined][]) {
         if (usd === undefined) continue;
         const win = clock.at(WINDOW_OF[window], now);
+        // The same scope and window set twice (a variable and CONFIG_FILE) is one budget: the tighter limit.
+        const same = out.find((b) => b.scope === scope && b.window === window);
+        if (same !== undefined) {
+          same.limitNano = Math.min(same.limitNano, toNano(usd));
+          continue;
+        }
         out.push({
           scope,
           window,
@@ -191,7 +199,7 @@ export class Limiter {
     const worstNano = toNano(req.worstUsd);
     // Windows are chosen by this sidecar's clock; keys name them, so every sidecar agrees.
     const budgets = req.budgeted ? this.budgets(req.provider, req.model, this.#deps.now?.() ?? Date.now()) : [];
-    if (buckets.length === 0 && budgets.length === 0) return this.#free();
+    if (buckets.length === 0 && budgets.length === 0) return this.#free(req.model);
 
     const decision = await this.#deps.store.transact<Decision>({
       keys: [...buckets.map((b) => b.key), ...budgets.map((b) => b.holdKey)],
@@ -248,7 +256,8 @@ export class Limiter {
         }
         if (over !== undefined) {
           // Rate limits still apply to what the mock will answer; nothing is held against budgets.
-          if (action === 'mock') return { writes, result: { denial: undefined, budget: over, views } };
+          if (action === 'mock' && req.mayDegrade)
+            return { writes, result: { denial: undefined, budget: over, views } };
           return { writes: new Map(), result: { denial: over, views } };
         }
         for (const [k, v] of holdWrites) writes.set(k, v);
@@ -277,21 +286,21 @@ export class Limiter {
     };
   }
 
-  #free(): Admission {
+  #free(requestModel: string | undefined): Admission {
     return {
       budgetExceeded: undefined,
       buckets: [],
       headers: {},
       settle: async (outcome) => {
-        if (outcome.row) await this.#deps.store.record(outcome.row, this.#spendFor(outcome.row));
+        if (outcome.row) await this.#deps.store.record(outcome.row, this.#spendFor(outcome.row, requestModel));
       },
     };
   }
 
-  /** Spend increments a row adds: one per budget window it counts against. */
-  #spendFor(row: LedgerRow): SpendIncrement[] {
+  /** Spend counts against the budgets the call was admitted under: scopes follow the requested model. */
+  #spendFor(row: LedgerRow, requestModel: string | undefined): SpendIncrement[] {
     if (!row.billable || row.costNanoUsd === 0) return [];
-    return this.budgets(row.provider as Provider, row.model, row.ts).map((b) => ({
+    return this.budgets(row.provider as Provider, requestModel ?? row.model, row.ts).map((b) => ({
       key: b.spentKey,
       nanoUsd: row.costNanoUsd,
       expiresAt: b.win.end + 86_400_000,
@@ -303,7 +312,7 @@ export class Limiter {
     row: LedgerRow,
     extra?: { provider: Provider; model: string | undefined; pages: number },
   ): Promise<boolean> {
-    const fresh = await this.#deps.store.record(row, this.#spendFor(row));
+    const fresh = await this.#deps.store.record(row, this.#spendFor(row, extra?.model));
     if (fresh && extra && extra.pages > 0) {
       // The upload reserved one page; the rest of the job's pages are charged now.
       const refs = this.buckets(extra.provider, extra.model, { tokens: 0, pages: 0 }).filter((b) => b.kind === 'pages');
@@ -324,7 +333,7 @@ export class Limiter {
     outcome: { row?: LedgerRow; tokens: number; pages: number },
   ) {
     // The row (and its spend) first, then the holds go: in between, the budget counts both, which errs safe.
-    if (outcome.row) await this.#deps.store.record(outcome.row, this.#spendFor(outcome.row));
+    if (outcome.row) await this.#deps.store.record(outcome.row, this.#spendFor(outcome.row, req.model));
     const deltas = buckets
       .filter((b) => b.kind === 'tokens')
       .map((ref) => ({ ref, delta: req.tokens - outcome.tokens }))

@@ -135,10 +135,13 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       limitedBy: undefined,
     };
     const aborter = new AbortController();
+    // The upstream call has its own controller: its timeout must not cancel a mock fallback.
+    const upstreamAbort = new AbortController();
     const onClose = () => {
       if (!outgoing.writableFinished) {
         call.aborted = true;
         aborter.abort();
+        upstreamAbort.abort();
       }
     };
     outgoing.once('close', onClose);
@@ -427,17 +430,26 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       params = c.req.param() as Record<string, string>;
       worst = route.metered ? adapter.worstCase?.(route.operation, json, cfg.reserveOutputTokens) : undefined;
       if (worst !== undefined) {
-        admission = await deps.limiter.admit({
-          id: randomUUID(),
-          provider,
-          model: call.model ?? worst.model,
-          tokens: worst.inputTokens + worst.outputTokens,
-          pages: worst.pages,
-          worstUsd: deps.meter.worst(provider, worst.model, worst.pages || worst.inputTokens, worst.outputTokens),
-          budgeted: mode !== 'mock' || cfg.budgets.includeMock,
-        });
+        admission = await deps.limiter
+          .admit({
+            id: randomUUID(),
+            provider,
+            model: call.model ?? worst.model,
+            tokens: worst.inputTokens + worst.outputTokens,
+            pages: worst.pages,
+            worstUsd: deps.meter.worst(provider, worst.model, worst.pages || worst.inputTokens, worst.outputTokens),
+            budgeted: mode !== 'mock' || cfg.budgets.includeMock,
+            mayDegrade: mode === 'hybrid',
+          })
+          .catch((e: unknown) => {
+            if (e instanceof TollgateError) throw e;
+            // The store could not decide: refuse clearly rather than run an unmetered call.
+            throw new TollgateError(503, 'state_unavailable', 'The limits store could not admit this call', {
+              cause: e,
+            });
+          });
         limitHeaders = admission.headers;
-        if (admission.budgetExceeded !== undefined && mode !== 'mock') {
+        if (admission.budgetExceeded !== undefined) {
           call.limitedBy = 'budget';
           await serveMock('budget_exceeded');
           return RESPONSE_ALREADY_SENT;
@@ -498,7 +510,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
               connectTimeoutMs: cfg.upstream.connectTimeoutMs,
               timeoutMs: cfg.upstream.timeoutMs,
             },
-            { method: c.req.method, path: rest + search, headers, body, signal: aborter.signal },
+            { method: c.req.method, path: rest + search, headers, body, abort: upstreamAbort },
           ),
         );
         res = await target;

@@ -16,7 +16,8 @@ export interface UpstreamRequest {
   path: string;
   headers: Record<string, string>;
   body: Buffer | Readable | null;
-  signal: AbortSignal;
+  /** The call's controller: the worker's disconnect aborts it, and so does the timeout. */
+  abort: AbortController;
 }
 
 export interface UpstreamResponse {
@@ -90,21 +91,28 @@ export class Upstreams {
    */
   async request(name: string, target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamResponse> {
     const { pool, basePath } = this.#pool(name, target);
-    const timeout = AbortSignal.timeout(target.timeoutMs);
-    const signal = AbortSignal.any([req.signal, timeout]);
+    // One timer bounds the whole exchange, body included; it aborts through the caller's controller
+    // (cheaper than AbortSignal.timeout + AbortSignal.any on every call).
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      req.abort.abort(new DOMException('upstream timed out', 'TimeoutError'));
+    }, target.timeoutMs);
     try {
       const res = await pool.request({
         method: req.method as 'GET',
         path: basePath + req.path,
         headers: req.headers,
         body: req.body,
-        signal,
+        signal: req.abort.signal,
         headersTimeout: target.timeoutMs,
         bodyTimeout: target.timeoutMs,
       });
+      res.body.once('close', () => clearTimeout(timer));
       return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: res.body };
     } catch (e) {
-      const failure = classify(e, timeout.aborted);
+      clearTimeout(timer);
+      const failure = classify(e, timedOut);
       if (failure) throw failure;
       throw e;
     }
