@@ -16,6 +16,7 @@ import {
 } from './config/index.js';
 import { invalidRequest } from './errors.js';
 import type { Check } from './health/index.js';
+import { keyFormWarnings, ProviderProbes } from './health/probes.js';
 import { Limiter } from './limits/limiter.js';
 import { Meter } from './metering/meter.js';
 import { PriceSource, PriceTableError } from './metering/prices.js';
@@ -65,6 +66,7 @@ export interface Tollgate {
   log: Logger;
   store: Store;
   limiter: Limiter;
+  probes: ProviderProbes;
   inFlight(): number;
   /** Stops accepting, lets in-flight requests finish (up to SHUTDOWN_GRACE_MS), then closes everything. */
   shutdown(reason?: string): Promise<void>;
@@ -141,6 +143,8 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       log.error({ issues: reloaded.issues }, 'price table reload rejected; the previous prices stay in force');
   });
 
+  for (const w of keyFormWarnings(loaded.config)) log.warn({}, w);
+  const probes = new ProviderProbes({ config, mode: (p) => modes.get(p), log });
   const metrics = createMetrics({
     serviceName: loaded.config.otel.serviceName,
     serviceVersion: VERSION,
@@ -151,8 +155,9 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       mode: (p) => modes.get(p),
     },
   });
-  /** A provider is up unless its circuit is open (probes refine this). */
-  const providerUp = (p: Provider): boolean => modes.get(p) === 'mock' || circuits[p].state !== 'open';
+  /** A provider is up while its circuit is not open and its last probe passed. */
+  const providerUp = (p: Provider): boolean =>
+    modes.get(p) === 'mock' || (circuits[p].state !== 'open' && probes.up(p));
   const hosts = new Map<string, string>();
   const upstreamHost = (p: string): string | undefined => {
     const url = config().providers[p as Provider]?.upstreamUrl;
@@ -175,6 +180,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     limiter,
     meter,
     tracer: callTracer(upstreamHost),
+    providerHealthy: (p) => probes.up(p),
     onCallEnd: (call) => {
       metrics.recordCall(call);
       logCall(log, call);
@@ -187,19 +193,13 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     const time = new Date().toISOString();
     const out: Record<string, Check[]> = {};
     for (const p of PROVIDERS) {
-      const mode = modes.get(p);
-      const circuit = circuits[p].state;
-      const status = mode === 'mock' ? 'pass' : circuit === 'closed' ? 'pass' : mode === 'hybrid' ? 'warn' : 'fail';
-      out[`${p}:upstream`] = [
-        {
-          componentType: 'component',
-          status,
-          observedValue: circuits[p].consecutiveFailures,
-          observedUnit: 'consecutive failures',
-          time,
-          output: mode === 'mock' ? 'mock mode: upstream not used' : `circuit ${circuit}`,
-        },
-      ];
+      const check = probes.check(p);
+      // An open circuit in REAL mode fails the provider whatever the last probe said.
+      if (modes.get(p) === 'real' && circuits[p].state === 'open') {
+        check.status = 'fail';
+        check.output = `circuit open after ${circuits[p].consecutiveFailures} consecutive failures; ${check.output ?? ''}`;
+      }
+      out[`${p}:upstream`] = [check];
     }
     const ex = exporterStatus();
     if (ex.configured) {
@@ -223,6 +223,8 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       {
         componentType: 'datastore',
         status: sh.status,
+        observedValue: storeLatencyMs,
+        observedUnit: 'ms',
         time,
         output: sh.output,
         ...(sh.degraded ? { overall: 'warn' as const } : {}),
@@ -246,10 +248,13 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     return out;
   };
   const warned = new Set<string>();
+  let storeLatencyMs = 0;
   let lastBudgets: Awaited<ReturnType<Limiter['snapshot']>>['budgets'] = [];
   const refreshBudgets = async () => {
     try {
+      const t0 = performance.now();
       lastBudgets = (await limiter.snapshot()).budgets;
+      storeLatencyMs = Math.round((performance.now() - t0) * 100) / 100;
       for (const b of lastBudgets) {
         const key = `${b.scope}:${b.window}:${b.windowStart}`;
         // Once per budget window when it crosses the warning ratio, not on every refresh.
@@ -367,6 +372,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
   });
   const port = (server.address() as AddressInfo).port;
   if (options.watch !== false) source.watch();
+  void probes.start();
 
   let closing: Promise<void> | undefined;
   const shutdown = (reason = 'shutdown') => {
@@ -385,6 +391,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       await closed;
       source.close();
       for (const m of Object.values(mocks)) m.close?.();
+      await probes.stop();
       await upstreams.close();
       clearInterval(budgetTimer);
       await metrics.shutdown();
@@ -410,6 +417,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     log,
     store,
     limiter,
+    probes,
     inFlight: () => active,
     shutdown,
   };

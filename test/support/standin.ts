@@ -148,6 +148,15 @@ const MODELS = [
   'text-embedding-ada-002',
 ];
 const MODEL_CREATED = 1_715_367_049;
+const STANDIN_PROJECT = {
+  name: 'Default',
+  id: '00000000-0000-4000-8000-000000000001',
+  organization_id: '00000000-0000-4000-8000-000000000002',
+  created_at: '2024-05-10T00:00:00Z',
+  updated_at: '2024-05-10T00:00:00Z',
+  ad_hoc_eval_dataset_id: null,
+  is_default: true,
+};
 const V1_UPLOAD = /^\/api(?:\/v1)?\/parsing\/upload$/;
 const V1_JOB = /^\/api(?:\/v1)?\/parsing\/job\/([^/]+)$/;
 const V1_RESULT = /^\/api(?:\/v1)?\/parsing\/job\/([^/]+)\/result\/(markdown|text|json)$/;
@@ -554,6 +563,9 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       const job = createJob({ name: source, bytes: text.length, head: Buffer.from(text), fields: {} }, tierOf(body));
       return llamaJson(200, v2Job(job));
     }
+    // LlamaCloud's free, authenticated listing (openapi.json: list_projects_api_v1_projects_get);
+    // tollgate's health probe calls it.
+    if (method === 'GET' && path === '/api/v1/projects') return llamaJson(200, [STANDIN_PROJECT]);
     if (method === 'GET' && (path === '/api/v2/parse' || path === '/api/v2/parse/')) {
       const items = [...jobs.values()].map(v2Job);
       return llamaJson(200, { items, next_page_token: null, total_size: items.length });
