@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +15,7 @@ import {
   PROVIDERS,
   type Provider,
 } from './config/index.js';
-import { invalidRequest } from './errors.js';
+import { invalidRequest, TollgateError } from './errors.js';
 import type { Check } from './health/index.js';
 import { keyFormWarnings, ProviderProbes } from './health/probes.js';
 import { Limiter } from './limits/limiter.js';
@@ -67,16 +68,25 @@ export interface Tollgate {
   store: Store;
   limiter: Limiter;
   probes: ProviderProbes;
+  /** Resolves when the first round of provider probes is done. */
+  firstProbes: Promise<void>;
   inFlight(): number;
   /** Stops accepting, lets in-flight requests finish (up to SHUTDOWN_GRACE_MS), then closes everything. */
   shutdown(reason?: string): Promise<void>;
 }
 
+const VALID_CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /**
  * Sanitises what the router would otherwise trust: the Host header (never used for routing
  * or forwarding) and absolute-form request targets (served by their path).
  */
-function sanitize(req: IncomingMessage, fallbackHost: string) {
+function sanitize(req: IncomingMessage, res: ServerResponse, fallbackHost: string) {
+  // The correlation id is settled here, so even an answer the adapter gives before the app runs carries it.
+  const given = req.headers['x-correlation-id'];
+  const id = typeof given === 'string' && VALID_CORRELATION_ID.test(given) ? given : randomUUID();
+  req.headers['x-correlation-id'] = id;
+  res.setHeader('x-correlation-id', id);
   const url = req.url ?? '/';
   if (!url.startsWith('/')) {
     try {
@@ -341,7 +351,17 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     log,
   });
 
-  const listener = getRequestListener(app.fetch, { autoCleanupIncoming: false, overrideGlobalObjects: false });
+  const listener = getRequestListener(app.fetch, {
+    autoCleanupIncoming: false,
+    overrideGlobalObjects: false,
+    // Requests the adapter refuses before the app sees them still get an error in a provider's shape.
+    errorHandler: () =>
+      new TollgateError(
+        400,
+        'invalid_request',
+        'The request could not be parsed (method, target or headers)',
+      ).getResponse(),
+  });
   const cfg = loaded.config;
   const hostHeader = `${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${cfg.port}`;
   const server = createServer(
@@ -352,15 +372,29 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
         active -= 1;
       });
       if (draining) res.setHeader('connection', 'close');
-      sanitize(req, hostHeader);
+      sanitize(req, res, hostHeader);
       void listener(req, res);
     },
   );
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
     if (!socket.writable) return socket.destroy();
+    // The HTTP parser refused the request before any route ran: still answer in the provider's shape.
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const line = err.rawPacket?.subarray(0, 256).toString('latin1') ?? '';
+    const shape = /^[A-Z]+ \/llamaparse/.test(line) ? 'llamaparse' : 'openai';
+    const message =
+      status === 431
+        ? 'Request header fields too large'
+        : status === 408
+          ? 'Request timed out'
+          : 'Malformed HTTP request';
+    const body = JSON.stringify(
+      new TollgateError(status, status === 431 ? 'request_too_large' : 'invalid_request', message).body(shape),
+    );
+    const reason =
+      status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
     socket.end(
-      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+      `HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: application/json\r\nx-correlation-id: ${randomUUID()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
   });
   await new Promise<void>((resolve, reject) => {
@@ -372,7 +406,8 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
   });
   const port = (server.address() as AddressInfo).port;
   if (options.watch !== false) source.watch();
-  void probes.start();
+  // Serving does not wait for the first probes (a slow provider must not delay readiness).
+  const firstProbes = probes.start();
 
   let closing: Promise<void> | undefined;
   const shutdown = (reason = 'shutdown') => {
@@ -418,6 +453,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     store,
     limiter,
     probes,
+    firstProbes,
     inFlight: () => active,
     shutdown,
   };

@@ -26,7 +26,7 @@ import { cappedBody, readBody, type Spooled, spool } from './body.js';
 import type { CallRecord } from './call.js';
 import { downstreamHeaders, upstreamHeaders } from './headers.js';
 import { SseParser } from './sse.js';
-import { UpstreamFailure, type UpstreamResponse, type Upstreams } from './upstream.js';
+import { classify, UpstreamFailure, type UpstreamResponse, type Upstreams } from './upstream.js';
 
 export interface ProxyDeps {
   config: () => Config;
@@ -63,6 +63,13 @@ const isSseType = (ct: string | undefined) => ct !== undefined && /^text\/event-
 
 const chunkBytes = (chunk: string | Uint8Array) =>
   typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+
+/** The event that ends a stream: held back until the call is booked. */
+const isFinalEvent = (ev: { event: string | undefined; data: string }) =>
+  ev.data === '[DONE]' ||
+  ev.event === 'response.completed' ||
+  ev.event === 'response.incomplete' ||
+  ev.event === 'response.failed';
 
 async function* iterate(body: ProviderReply['body'] | Readable): AsyncIterable<string | Uint8Array> {
   if (body === null || body === undefined) return;
@@ -226,7 +233,12 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       outgoing.end(body);
     };
 
-    /** Relays a body chunk by chunk; `onChunk` may rewrite or drop (return undefined) a chunk. */
+    /**
+     * Relays a body chunk by chunk; `onChunk` may rewrite or drop (return undefined) a chunk. The status
+     * line goes out with the first chunk: until then a failing upstream can still get a clean error or a
+     * fallback. `onEnd` returns what was held back (the stream's final event): it goes out only after the
+     * call is booked, so a worker never holds a whole stream the ledger lacks.
+     */
     const relay = async (
       status: number,
       headers: OutgoingHttpHeaders,
@@ -234,22 +246,40 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       onChunk?: (chunk: string | Uint8Array) => string | Uint8Array | undefined,
       onEnd?: () => string | undefined,
     ) => {
-      call.status = status;
-      outgoing.writeHead(status, { ...headers, ...ours() });
-      // Streams start at once: the worker sees headers before the first chunk is ready.
-      if (!outgoing.headersSent) outgoing.flushHeaders();
-      for await (const chunk of body) {
-        if (outgoing.destroyed) break;
-        const out = onChunk ? onChunk(chunk) : chunk;
-        if (out === undefined || chunkBytes(out) === 0) continue;
-        call.firstChunkMs ??= performance.now() - started;
-        if (!outgoing.write(out)) await drained(outgoing);
+      let head = false;
+      const writeHead = () => {
+        if (head) return;
+        head = true;
+        call.status = status;
+        outgoing.writeHead(status, { ...headers, ...ours() });
+      };
+      try {
+        for await (const chunk of body) {
+          if (outgoing.destroyed) break;
+          const out = onChunk ? onChunk(chunk) : chunk;
+          if (out === undefined || chunkBytes(out) === 0) continue;
+          writeHead();
+          call.firstChunkMs ??= performance.now() - started;
+          if (!outgoing.write(out)) await drained(outgoing);
+        }
+      } catch (e) {
+        if (!head && !call.aborted) throw upstreamBodyFailure(e);
+        throw e;
       }
-      const tail = onEnd?.();
-      if (tail && !outgoing.destroyed) outgoing.write(tail);
       if (aborter.signal.aborted) return;
+      const tail = onEnd?.();
+      call.status = status;
       await finish();
+      writeHead();
+      if (tail && !outgoing.destroyed) outgoing.write(tail);
       outgoing.end();
+    };
+
+    /** An upstream body that failed before anything reached the worker: a transport failure like any other. */
+    const upstreamBodyFailure = (e: unknown) => {
+      if (e instanceof TollgateError || e instanceof UpstreamFailure) return e;
+      const timedOut = upstreamAbort.signal.aborted && !call.aborted;
+      return classify(e, timedOut) ?? e;
     };
 
     /** Delivers an answer (mock or upstream), metering it on the way. */
@@ -267,15 +297,9 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         const parser = new SseParser();
         const fold = adapter.usageFromSse.bind(adapter);
         delete headers['content-length'];
-        if (!stripUsage) {
-          // The worker asked for everything: pass bytes through untouched, read usage alongside.
-          await relay(status, headers, iterate(body), (chunk) => {
-            for (const ev of parser.push(chunk)) fold(route.operation, ev, usage);
-            return chunk;
-          });
-          return;
-        }
-        // Relay event by event so the injected usage chunk (and its `usage: null` markers) can be removed.
+        // Relay event by event: the injected usage chunk (and its `usage: null` markers) can be removed,
+        // and the final event is held until the call is booked.
+        let held = '';
         await relay(
           status,
           headers,
@@ -283,12 +307,16 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
           (chunk) => {
             let out = '';
             for (const ev of parser.push(chunk)) {
-              if (fold(route.operation, ev, usage)) continue;
-              out += ev.raw.includes('"usage":null') ? ev.raw.replace(/,\s*"usage":\s*null/g, '') : ev.raw;
+              const usageOnly = fold(route.operation, ev, usage);
+              if (usageOnly && stripUsage) continue;
+              const raw =
+                stripUsage && ev.raw.includes('"usage":null') ? ev.raw.replace(/,\s*"usage":\s*null/g, '') : ev.raw;
+              if (isFinalEvent(ev)) held += raw;
+              else out += raw;
             }
             return out;
           },
-          () => parser.flush()?.raw,
+          () => held + (parser.flush()?.raw ?? ''),
         );
         return;
       }
@@ -298,7 +326,12 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         let size = 0;
         const it = iterate(body)[Symbol.asyncIterator]();
         for (;;) {
-          const next = await it.next();
+          let next: IteratorResult<string | Uint8Array>;
+          try {
+            next = await it.next();
+          } catch (e) {
+            throw call.aborted ? e : upstreamBodyFailure(e);
+          }
           if (next.done) {
             const text = parts.map((p) => (typeof p === 'string' ? p : Buffer.from(p).toString('utf8'))).join('');
             try {
@@ -535,8 +568,9 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         }
         throw e;
       }
+      // A 5xx is a failure at once; anything else counts as a success only once its body arrived whole.
       if (res.status >= 500) circuit.failure();
-      else circuit.success();
+      else if (res.status === 429) circuit.success();
       if (mode === 'hybrid' && (res.status >= 500 || res.status === 429)) {
         // Discard the failed answer; its stream errors on destroy, which must not become an uncaught error.
         res.body.on('error', () => {});
@@ -545,7 +579,29 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         return RESPONSE_ALREADY_SENT;
       }
       if (res.status >= 400) call.errorType = String(res.status);
-      await deliver(res.status, downstreamHeaders(res.headers, route.metered), res.body, prepared?.stripUsage === true);
+      try {
+        await deliver(
+          res.status,
+          downstreamHeaders(res.headers, route.metered),
+          res.body,
+          prepared?.stripUsage === true,
+        );
+        if (res.status < 500 && res.status !== 429) circuit.success();
+      } catch (e) {
+        if (!(e instanceof UpstreamFailure) && (call.aborted || !(e instanceof Error))) throw e;
+        const failure = e instanceof UpstreamFailure ? e : upstreamBodyFailure(e);
+        if (!(failure instanceof UpstreamFailure)) throw e;
+        // The provider failed mid-answer: it counts against the circuit like a failed connection.
+        circuit.failure();
+        if (outgoing.headersSent) throw failure;
+        if (mode === 'hybrid') {
+          await serveMock(failure.reason);
+          return RESPONSE_ALREADY_SENT;
+        }
+        throw failure.reason === 'upstream_timeout'
+          ? upstreamTimeout(provider, failure)
+          : upstreamUnreachable(provider, failure);
+      }
     } catch (e) {
       if (!(aborter.signal.aborted && !(e instanceof TollgateError))) sendError(e);
       else if (!outgoing.destroyed) outgoing.destroy();

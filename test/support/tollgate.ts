@@ -58,6 +58,8 @@ export async function startTestTollgate(
     logDestination: log.stream,
     onCall: (c) => calls.push(c),
   });
+  // The startup probes land before a test counts upstream hits.
+  await tollgate.firstProbes;
   Object.defineProperty(tollgate, 'logs', { get: () => log.lines(), enumerable: true });
   return Object.assign(tollgate as Tollgate & { logs: Record<string, unknown>[] }, {
     calls,

@@ -42,7 +42,28 @@ export function usageFromJson(operation: string, body: unknown): Usage | undefin
   if (typeof body.id === 'string') usage.responseId = body.id;
   if (operation === 'chat') usage.finishReasons = finishReasons(body.choices);
   if (operation === 'responses' && typeof body.status === 'string') usage.finishReasons = [body.status];
-  return fromUsageObject(body.usage, usage) ? usage : usage.model !== undefined ? usage : undefined;
+  if (fromUsageObject(body.usage, usage)) return usage;
+  if (usage.model === undefined) return undefined;
+  // No usable usage: keep the answer's text so its output can be counted with the tokenizer.
+  usage.deliveredText = answerText(operation, body);
+  return usage;
+}
+
+function answerText(operation: string, body: Obj): string {
+  const parts: string[] = [];
+  if (operation === 'chat' && Array.isArray(body.choices)) {
+    for (const c of body.choices) {
+      const content = isObject(c) && isObject(c.message) ? c.message.content : undefined;
+      if (typeof content === 'string') parts.push(content);
+    }
+  }
+  if (operation === 'responses' && Array.isArray(body.output)) {
+    for (const item of body.output) {
+      if (!isObject(item) || !Array.isArray(item.content)) continue;
+      for (const part of item.content) if (isObject(part) && typeof part.text === 'string') parts.push(part.text);
+    }
+  }
+  return parts.join('');
 }
 
 /**

@@ -103,6 +103,8 @@ export function readMultipart(
     });
 
     parser.on('file', function onFile(name, stream, info) {
+      // A body cut inside a file part errors this stream too; the parser's own error answers the upload.
+      stream.on('error', () => {});
       if (!fileFields.includes(name) || file) {
         stream.resume();
         return;
