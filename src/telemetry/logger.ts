@@ -72,6 +72,8 @@ export function createLogger({ level, destination, base = {} }: LoggerOptions): 
 
 /** The one log line per proxied request (contract section 8). */
 export function logCall(log: Logger, call: CallRecord): void {
+  // Build the line only when it will be written (the hot path runs at LOG_LEVEL=warn in production too).
+  if (!log.isLevelEnabled(call.status >= 500 ? 'warn' : 'info')) return;
   const u = call.usage;
   const line = {
     correlation_id: call.correlationId,
