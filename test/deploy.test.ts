@@ -8,10 +8,9 @@
  * With CI=true a missing tool fails the test instead of skipping it.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +19,7 @@ import { LlamaParseReader } from 'llama-cloud-services/reader';
 import OpenAI from 'openai';
 import { parse as parseYaml } from 'yaml';
 import { envSchema } from '../src/config/schema.js';
+import { type RunningPrometheus, startPrometheus } from './support/prometheus.js';
 import { type Standin, startStandin } from './support/standin.js';
 import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
@@ -586,15 +586,6 @@ describe('Grafana provisioning and dashboards', () => {
 // ------------------------------------------------------------------------------------------
 // Every dashboard query against a real Prometheus scraping live sidecars.
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  assert.ok(address !== null && typeof address === 'object');
-  return address.port;
-}
-
 /** Grafana's macros and the dashboards' variables, as Grafana would fill them in. */
 function substitute(expr: string): string {
   return expr
@@ -625,10 +616,8 @@ describe('every dashboard query returns data from a real Prometheus scraping liv
   let mock: TestTollgate;
   /** mock with a one-request bucket: rate-limit rejections. */
   let limited: TestTollgate;
-  let prom: ChildProcess | undefined;
+  let prom: RunningPrometheus | undefined;
   let promUrl = '';
-  let dir = '';
-  let promLog = '';
   const budgets = {
     BUDGET_HOURLY_USD: '5',
     BUDGET_DAILY_USD: '20',
@@ -656,79 +645,23 @@ describe('every dashboard query returns data from a real Prometheus scraping liv
       OPENAI_REQUESTS_PER_HOUR: '1',
       OPENAI_REQUESTS_BURST: '1',
     });
-    dir = await mkdtemp(join(tmpdir(), 'tollgate-deploy-'));
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    const target = (tg: TestTollgate, name: string) => [
-      `      - targets: ['${new URL(tg.url).host}']`,
-      '        labels:',
-      `          service_name: ${name}`,
-    ];
-    await writeFile(
-      join(dir, 'prometheus.yml'),
+    prom = await startPrometheus(
       [
-        'global:',
-        '  scrape_interval: 1s',
-        '  scrape_timeout: 1s',
-        'scrape_configs:',
-        '  - job_name: tollgate',
-        '    metrics_path: /metrics',
-        '    static_configs:',
-        ...target(hybrid, 'tollgate-a'),
-        ...target(mock, 'tollgate-b'),
-        ...target(limited, 'tollgate-c'),
-        '',
-      ].join('\n'),
-    );
-    prom = spawn(
-      prometheusBin,
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        '--storage.tsdb.retention.time=1h',
+        { target: new URL(hybrid.url).host, labels: { service_name: 'tollgate-a' } },
+        { target: new URL(mock.url).host, labels: { service_name: 'tollgate-b' } },
+        { target: new URL(limited.url).host, labels: { service_name: 'tollgate-c' } },
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      prometheusBin,
     );
-    const keep = (chunk: Buffer) => {
-      promLog = (promLog + chunk.toString('utf8')).slice(-8000);
-    };
-    prom.stdout?.on('data', keep);
-    prom.stderr?.on('data', keep);
-    const exited = new Promise<never>((_resolve, reject) => {
-      prom?.once('exit', (code) => reject(new Error(`prometheus exited with ${code}:\n${promLog}`)));
-    });
-    exited.catch(() => undefined);
-    await Promise.race([
-      until(
-        async () => {
-          try {
-            return (await fetch(`${promUrl}/-/ready`)).status === 200;
-          } catch {
-            return false;
-          }
-        },
-        20_000,
-        100,
-      ),
-      exited,
-    ]);
+    promUrl = prom.url;
   });
 
   after(async () => {
-    if (prom && prom.exitCode === null && prom.signalCode === null) {
-      const child = prom;
-      const gone = new Promise<void>((done) => child.once('exit', () => done()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await gone;
-      clearTimeout(timer);
-    }
+    await prom?.stop();
     await hybrid?.close();
     await mock?.close();
     await limited?.close();
     await standin?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const openai = (tg: TestTollgate) =>
@@ -801,7 +734,7 @@ describe('every dashboard query returns data from a real Prometheus scraping liv
       20_000,
       200,
     ).catch((err: Error) => {
-      throw new Error(`${err.message}; targets: ${JSON.stringify(last)}\n${promLog}`);
+      throw new Error(`${err.message}; targets: ${JSON.stringify(last)}`);
     });
   }
 

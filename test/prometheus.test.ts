@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LlamaParseReader } from 'llama-cloud-services/reader';
 import OpenAI from 'openai';
+import { type RunningPrometheus, startPrometheus } from './support/prometheus.js';
 import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
 const ADMIN_TOKEN = 'admin-token-prometheus-0123456789';
@@ -38,15 +36,6 @@ const skip =
       ? false
       : 'prometheus/promtool not installed (apt-get install prometheus)';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address !== null && typeof address === 'object');
-  return address.port;
-}
-
 interface PromVector {
   status: string;
   data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
@@ -58,10 +47,8 @@ interface PromTargets {
 
 describe('a real Prometheus scraping the sidecar', { skip }, () => {
   let tg: TestTollgate;
-  let prom: ChildProcess | undefined;
+  let prom: RunningPrometheus | undefined;
   let promUrl: string;
-  let dir: string;
-  let promLog = '';
 
   const query = async (expr: string): Promise<PromVector['data']['result']> => {
     const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
@@ -86,71 +73,13 @@ describe('a real Prometheus scraping the sidecar', { skip }, () => {
       OPENAI_REQUESTS_PER_HOUR: '1000',
       LLAMAPARSE_PAGES_PER_HOUR: '1000',
     });
-    dir = await mkdtemp(join(tmpdir(), 'tollgate-prom-'));
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    const target = new URL(tg.url).host;
-    await writeFile(
-      join(dir, 'prometheus.yml'),
-      [
-        'global:',
-        '  scrape_interval: 1s',
-        '  scrape_timeout: 1s',
-        '  evaluation_interval: 1s',
-        'scrape_configs:',
-        '  - job_name: tollgate',
-        '    metrics_path: /metrics',
-        '    static_configs:',
-        `      - targets: ['${target}']`,
-        '',
-      ].join('\n'),
-    );
-    prom = spawn(
-      prometheusBin,
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        '--storage.tsdb.retention.time=1h',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const keep = (chunk: Buffer) => {
-      promLog = (promLog + chunk.toString('utf8')).slice(-8000);
-    };
-    prom.stdout?.on('data', keep);
-    prom.stderr?.on('data', keep);
-    const exited = new Promise<never>((_resolve, reject) => {
-      prom?.once('exit', (code) => reject(new Error(`prometheus exited with ${code}:\n${promLog}`)));
-    });
-    exited.catch(() => undefined);
-    await Promise.race([
-      until(
-        async () => {
-          try {
-            return (await fetch(`${promUrl}/-/ready`)).status === 200;
-          } catch {
-            return false;
-          }
-        },
-        20_000,
-        100,
-      ),
-      exited,
-    ]);
+    prom = await startPrometheus([{ target: new URL(tg.url).host }], prometheusBin);
+    promUrl = prom.url;
   });
 
   after(async () => {
-    if (prom && prom.exitCode === null && prom.signalCode === null) {
-      const child = prom;
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await gone;
-      clearTimeout(timer);
-    }
+    await prom?.stop();
     await tg?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('scrapes cost equal to the ledger, request counts and GenAI histograms after mixed traffic', async () => {
@@ -199,7 +128,7 @@ describe('a real Prometheus scraping the sidecar', { skip }, () => {
       15_000,
       200,
     ).catch((err: Error) => {
-      throw new Error(`${err.message}; target: ${JSON.stringify(lastTarget)}\n${promLog}`);
+      throw new Error(`${err.message}; target: ${JSON.stringify(lastTarget)}`);
     });
 
     const costs = await fetch(`${tg.url}/admin/costs?window=day`, {

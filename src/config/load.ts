@@ -111,5 +111,15 @@ export function maskSecret(value: string | undefined): string | undefined {
 export function maskedEnv(env: EnvRecord): Record<string, unknown> {
   const out: Record<string, unknown> = { ...env };
   for (const k of SECRET_VARS) if (out[k] !== undefined) out[k] = maskSecret(String(out[k]));
+  // A store URL may carry a password (redis://:secret@host): keep the rest, mask the credentials.
+  out.STATE_URL = maskUrlCredentials(env.STATE_URL);
   return out;
+}
+
+/** `redis://user:secret@host/0` → `redis://user:****@host/0`; URLs without credentials unchanged. */
+export function maskUrlCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_m, scheme: string, cred: string) => {
+    const user = cred.includes(':') ? cred.slice(0, cred.indexOf(':')) : '';
+    return `${scheme}${user}:****@`;
+  });
 }
