@@ -205,8 +205,11 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     for (const p of PROVIDERS) {
       const check = probes.check(p);
       // An open circuit in REAL mode fails the provider whatever the last probe said.
-      if (modes.get(p) === 'real' && circuits[p].state === 'open') {
-        check.status = 'fail';
+      const mode = modes.get(p);
+      if (mode !== 'mock' && circuits[p].state === 'open') {
+        // REAL: calls fail with 503; HYBRID: the mock answers, so it only degrades the sidecar.
+        check.status = mode === 'real' ? 'fail' : check.status === 'pass' ? 'warn' : check.status;
+        if (mode === 'hybrid') check.overall = 'warn';
         check.output = `circuit open after ${circuits[p].consecutiveFailures} consecutive failures; ${check.output ?? ''}`;
       }
       out[`${p}:upstream`] = [check];
