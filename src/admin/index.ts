@@ -16,7 +16,8 @@ export const adminAuth = ({ token }: { token: () => string | undefined }): Middl
     const expected = token();
     if (expected === undefined) throw notFound(c.req.method, c.req.path);
     const header = c.req.header('authorization') ?? '';
-    const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
+    // The auth scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+    const presented = /^bearer /i.test(header) ? header.slice(7) : '';
     if (!timingSafeEqual(digest(presented), digest(expected))) {
       throw new TollgateError(401, 'unauthorized', 'Missing or invalid admin token', {
         headers: { 'www-authenticate': 'Bearer realm="tollgate-admin"' },
