@@ -14,6 +14,8 @@
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +71,8 @@ interface Settings {
   rounds: number;
   contenders: ContenderName[];
   redisUrl: string;
+  /** Where tollgate contenders export spans (a sink in this process): tracing on, as in production. */
+  otlpSink: string;
 }
 
 interface Running {
@@ -128,6 +132,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     rounds: int('BENCH_ROUNDS', 1, 1),
     contenders,
     redisUrl: env['BENCH_REDIS_URL'] ?? '',
+    otlpSink: '',
   };
   if (
     settings.redisUrl !== '' &&
@@ -205,7 +210,9 @@ async function startTollgate(name: ContenderName, upstream: string, settings: Se
     MOCK_STREAM_CHUNK_DELAY_MS: String(settings.chunkGapMs),
     SHUTDOWN_GRACE_MS: '1000',
     // Telemetry on as `npm start` runs it (SDK preloaded, spans made); -notel measures it off.
-    ...(name === 'tollgate-real-notel' ? { OTEL_SDK_DISABLED: 'true' } : {}),
+    ...(name === 'tollgate-real-notel'
+      ? { OTEL_SDK_DISABLED: 'true' }
+      : { OTEL_EXPORTER_OTLP_ENDPOINT: settings.otlpSink, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }),
   };
   const register = join(dirname(CLI), 'telemetry', 'register.js');
   const child = spawnChild(name, ['--enable-source-maps', '--import', register, CLI, 'serve'], env, ROOT);
@@ -327,6 +334,13 @@ async function main(): Promise<void> {
     ['test/support/standin.ts', 'bench/standin-server.ts', 'bench/pipe-proxy.ts'],
     BUILD_DIR,
   );
+  // A sink for the spans tollgate exports: accepts and drops them, so tracing runs end to end.
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  settings.otlpSink = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
   let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
   if (settings.contenders.includes('tollgate-real-redis') && settings.redisUrl === '') {
     const port = await freePort();
@@ -365,6 +379,7 @@ async function main(): Promise<void> {
   } finally {
     await standin.child.stop();
     await stopRedis(redis);
+    sink.close();
   }
 
   const rows = withRatios(medians(rounds));
