@@ -6,7 +6,8 @@ import { type HealthDeps, healthRoutes } from './health/index.js';
 import type { ProviderAdapter } from './providers/adapter.js';
 import { type ProxyDeps, type ProxyEnv, proxyHandler } from './proxy/handler.js';
 
-const VALID_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A worker's correlation id is used as given when it is ≤128 of [A-Za-z0-9._:-] (contract section 4). */
+export const VALID_CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Accepts the worker's correlation id when it is valid (≤128 of [A-Za-z0-9._:-]), else makes one.
@@ -18,7 +19,7 @@ export const correlationId = ({
 } = {}): MiddlewareHandler<ProxyEnv> =>
   async function correlationId(c, next) {
     const given = c.env.incoming.headers[header];
-    const id = typeof given === 'string' && VALID_ID.test(given) ? given : generate();
+    const id = typeof given === 'string' && VALID_CORRELATION_ID.test(given) ? given : generate();
     c.set('correlationId', id);
     await next();
   };

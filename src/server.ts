@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { DestinationStream } from 'pino';
-import { createApp } from './app.js';
+import { createApp, VALID_CORRELATION_ID } from './app.js';
 import {
   type Config,
   ConfigError,
@@ -74,8 +74,6 @@ export interface Tollgate {
   /** Stops accepting, lets in-flight requests finish (up to SHUTDOWN_GRACE_MS), then closes everything. */
   shutdown(reason?: string): Promise<void>;
 }
-
-const VALID_CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Sanitises what the router would otherwise trust: the Host header (never used for routing
