@@ -30,7 +30,7 @@ import { type FileHandle, mkdir, open as openFile, readFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { groupRows } from './aggregate.js';
+import { emptyGroup, groupRows } from './aggregate.js';
 import { MemoryStore } from './memory.js';
 import {
   type LedgerGroup,
@@ -335,18 +335,7 @@ function groupsFromHash(hash: Record<string, string>): LedgerGroup[] {
     let g = groups.get(key);
     if (g === undefined) {
       const [provider, model, servedBy, operation] = JSON.parse(key) as [string, string, 'real' | 'mock', string];
-      g = {
-        provider,
-        model,
-        servedBy,
-        operation,
-        requests: 0,
-        costNanoUsd: 0,
-        inputTokens: 0,
-        cachedInputTokens: 0,
-        outputTokens: 0,
-        pages: 0,
-      };
+      g = emptyGroup(provider, model, servedBy, operation);
       groups.set(key, g);
     }
     g[metric as Metric] += Number(value);
