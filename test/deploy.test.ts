@@ -9,17 +9,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LlamaParseReader } from 'llama-cloud-services/reader';
 import OpenAI from 'openai';
 import { parse as parseYaml } from 'yaml';
 import { envSchema } from '../src/config/schema.js';
-import { type RunningPrometheus, startPrometheus } from './support/prometheus.js';
+import { type RunningPrometheus, startPrometheus, which } from './support/prometheus.js';
 import { type Standin, startStandin } from './support/standin.js';
 import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
@@ -36,19 +36,6 @@ const obj = (v: unknown, what: string): Obj => {
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const readYaml = (path: string): Obj => obj(parseYaml(readFileSync(repo(path), 'utf8')), path);
 
-/** The first executable called `name` on PATH (the Debian packages put them in /usr/bin). */
-function which(name: string): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/local/bin']) {
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
 /** Outside CI a missing tool skips its test; in CI (.ci/run installs them) it fails. */
 const needs = (bin: string | undefined, pkg: string): false | string =>
   bin !== undefined || CI ? false : `${pkg} not installed (apt-get install ${pkg})`;

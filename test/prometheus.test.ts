@@ -1,30 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LlamaParseReader } from 'llama-cloud-services/reader';
 import OpenAI from 'openai';
-import { type RunningPrometheus, startPrometheus } from './support/prometheus.js';
+import { type RunningPrometheus, startPrometheus, which } from './support/prometheus.js';
 import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
 const ADMIN_TOKEN = 'admin-token-prometheus-0123456789';
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
-
-/** The first executable called `name` on PATH (the Debian package puts both in /usr/bin). */
-function which(name: string): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/bin']) {
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
 
 const prometheusBin = process.env.PROMETHEUS_BIN ?? which('prometheus');
 const promtoolBin = process.env.PROMTOOL_BIN ?? which('promtool');

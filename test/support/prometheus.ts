@@ -2,11 +2,12 @@
  * A real Prometheus (the Debian binary) for tests: scrapes the given targets every second from a
  * private temp dir on a free loopback port, and is stopped by the test that started it.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { until } from './tollgate.js';
 
 export interface ScrapeTarget {
@@ -22,11 +23,22 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
+/** The first executable called `name` on PATH (Debian's packages put them in /usr/bin). */
+export function which(name: string): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/local/bin']) {
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
 /** The prometheus binary, or undefined where it is not installed. */
-export const prometheusBinary = (): string | undefined => {
-  const found = spawnSync('which', ['prometheus'], { encoding: 'utf8' });
-  return found.status === 0 ? found.stdout.trim() : undefined;
-};
+export const prometheusBinary = (): string | undefined => process.env.PROMETHEUS_BIN ?? which('prometheus');
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
