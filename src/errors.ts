@@ -93,11 +93,6 @@ export const invalidRequest = (message: string, param: string | null = null) =>
 export const notFound = (method: string, path: string) =>
   new TollgateError(404, 'not_found', `Invalid URL (${method} ${path})`);
 
-export const methodNotAllowed = (method: string, path: string, allow: string[]) =>
-  new TollgateError(405, 'method_not_allowed', `Method ${method} is not allowed on ${path}`, {
-    headers: { allow: allow.join(', ') },
-  });
-
 export const unsupportedMediaType = (expected: string, got: string | undefined) =>
   new TollgateError(415, 'unsupported_media_type', `Expected content-type ${expected}, got ${got ?? 'none'}`);
 

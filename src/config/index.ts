@@ -68,13 +68,9 @@ export class ConfigSource extends EventEmitter<{ change: [ConfigChange] }> {
         JSON.stringify((prev.env as Record<string, unknown>)[k]) !==
         JSON.stringify((next.env as Record<string, unknown>)[k]),
     );
-    const fileChanged =
-      JSON.stringify(prev.config.limits.models) !== JSON.stringify(next.config.limits.models) ||
-      JSON.stringify(prev.config.budgets.extra) !== JSON.stringify(next.config.budgets.extra) ||
-      JSON.stringify(prev.config.extraPrices) !== JSON.stringify(next.config.extraPrices);
     // A change only the price file shows (its content is in the snapshot) also counts.
     const snapshot = this.#snapshot();
-    if (changed.length === 0 && !fileChanged && snapshot === this.#applied) return false;
+    if (changed.length === 0 && snapshot === this.#applied) return false;
     this.#applied = snapshot;
     const restartOnly = changed.filter((k) => (RESTART_ONLY as readonly string[]).includes(k));
     if (restartOnly.length > 0) {

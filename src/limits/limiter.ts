@@ -176,17 +176,6 @@ export class Limiter {
     return out;
   }
 
-  /** True when no bucket or budget is configured: admission can be skipped entirely. */
-  get unlimited(): boolean {
-    const c = this.#deps.config();
-    const anyBucket = Object.values(c.limits.openai).some(Boolean) || Object.values(c.limits.llamaparse).some(Boolean);
-    const anyModel = Object.values(c.limits.models ?? {}).some((m) => Object.keys(m?.models ?? {}).length > 0);
-    const anyBudget =
-      Object.values(c.budgets.caps).some((w) => Object.keys(w).length > 0) ||
-      Object.keys(c.budgets.extra ?? {}).length > 0;
-    return !anyBucket && !anyModel && !anyBudget;
-  }
-
   /**
    * Reserves the worst case atomically, or throws a 429 TollgateError. With BUDGET_EXCEEDED_ACTION=mock
    * a budget shortfall does not throw: the admission says `budgetExceeded` and holds nothing.

@@ -16,7 +16,7 @@ import {
 import type { Admission, Limiter } from '../limits/limiter.js';
 import { toNano } from '../limits/limiter.js';
 import type { Meter } from '../metering/meter.js';
-import { emptyUsage, type ProviderAdapter, type RouteSpec, type Usage, type WorstCase } from '../providers/adapter.js';
+import { emptyUsage, type ProviderAdapter, type RouteSpec, type WorstCase } from '../providers/adapter.js';
 import type { ProviderMock, ProviderReply } from '../providers/types.js';
 import type { CircuitBreaker } from '../routing/circuit.js';
 import { type FallbackReason, isMode, type ModeState } from '../routing/mode.js';
@@ -622,5 +622,3 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
     return RESPONSE_ALREADY_SENT;
   };
 }
-
-export { emptyUsage, type Usage };

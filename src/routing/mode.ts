@@ -20,7 +20,6 @@ export const isProvider = (v: unknown): v is Provider =>
 export class ModeState {
   #default: Mode;
   #modes: Record<Provider, Mode>;
-  readonly #listeners = new Set<(modes: Record<Provider, Mode>) => void>();
 
   constructor(defaultMode: Mode, modes: Record<Provider, Mode>) {
     this.#default = defaultMode;
@@ -43,16 +42,10 @@ export class ModeState {
     } else {
       this.#modes[provider] = mode;
     }
-    for (const l of this.#listeners) l(this.snapshot().providers);
   }
 
   /** The default mode as configured (a reload of SERVICE_MODE); providers follow only where they have no override. */
   setDefault(mode: Mode): void {
     this.#default = mode;
-  }
-
-  onChange(listener: (modes: Record<Provider, Mode>) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
   }
 }
