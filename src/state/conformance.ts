@@ -6,7 +6,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { LedgerRow, Store } from './types.js';
+import { decideAdmit, decideRelease, type HoldState } from '../limits/limiter.js';
+import { MemoryStore } from './memory.js';
+import type {
+  AdmitOp,
+  AdmitVerdict,
+  BucketLimit,
+  BudgetLimit,
+  LedgerRow,
+  SettleOp,
+  SpendIncrement,
+  Store,
+  TransactRequest,
+} from './types.js';
 
 export interface ConformanceOptions {
   /** A fresh, empty store (opened by the suite). */
@@ -40,6 +52,49 @@ const increment = (key: string) => ({
     return { writes: new Map<string, unknown>([[key, { n }]]), result: n };
   },
 });
+
+/** An admission as the limiter asks for it: the store's native `admit` when it has one, else `transact`. */
+export function admitThrough(store: Store, op: AdmitOp): Promise<AdmitVerdict> {
+  const request: TransactRequest<AdmitVerdict> = {
+    keys: [...op.buckets.map((b) => b.key), ...op.budgets.map((g) => g.holdKey)],
+    counters: op.budgets.map((g) => g.spentKey),
+    expiresAt: (key, now) => op.budgets.find((g) => g.holdKey === key)?.expiresAt ?? now + 7_200_000,
+    decide: (values, now) => decideAdmit(op, values, now),
+  };
+  return store.admit ? store.admit(op, request) : store.transact(request);
+}
+
+/** A settlement as the limiter asks for it: the store's native `settle` when it has one, else `record` + `transact`. */
+export async function settleThrough(store: Store, op: SettleOp): Promise<boolean> {
+  const keys = [...op.adjust.map((b) => b.key), ...op.holdKeys];
+  const release: TransactRequest<void> | undefined =
+    keys.length === 0 ? undefined : { keys, decide: (values, now) => decideRelease(op, values, now) };
+  if (store.settle) return store.settle(op, release);
+  const fresh = op.row === undefined ? false : await store.record(op.row, op.spend);
+  if (release !== undefined) await store.transact(release);
+  return fresh;
+}
+
+/** Live holds of a hold state as [id, amount] pairs, sorted, and their total. */
+function liveHolds(state: HoldState | undefined, now: number): { ids: [string, number][]; held: number } {
+  const ids = Object.entries(state?.holds ?? {})
+    .filter(([, [, e]]) => e > now)
+    .map(([id, [a]]): [string, number] => [id, a])
+    .sort((x, y) => (x[0] < y[0] ? -1 : 1));
+  return { ids, held: ids.reduce((t, [, a]) => t + a, 0) };
+}
+
+/** A small deterministic generator (mulberry32), so a failing sequence replays. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 export function storeConformance(name: string, options: ConformanceOptions): void {
   describe(`${name} store conformance`, () => {
@@ -159,6 +214,188 @@ export function storeConformance(name: string, options: ConformanceOptions): voi
         decide: (v) => ({ writes: new Map(), result: v.get(key) }),
       });
       assert.equal(last, 20);
+    });
+
+    it('admits and settles exactly as the limiter decides over a reference store', async (t) => {
+      // Buckets that refill ~nothing during the test, so two clocks (Redis TIME, Date.now) agree.
+      const p = `adm:${randomUUID()}:`;
+      const end = Date.now() + 3_600_000;
+      const buckets: BucketLimit[] = [
+        { key: `${p}b:requests`, limit: 1, burst: 1000 },
+        { key: `${p}b:tokens`, limit: 1, burst: 2000 },
+      ];
+      const budgets: BudgetLimit[] = [
+        { holdKey: `${p}h:total`, spentKey: `${p}s:total`, limitNano: 9000, expiresAt: end },
+        { holdKey: `${p}h:openai`, spentKey: `${p}s:openai`, limitNano: 6000, expiresAt: end },
+      ];
+      const ref = new MemoryStore();
+      const random = prng(0x7011);
+      const open: { id: string; tokens: number; holdKeys: string[] }[] = [];
+      const seen = { admitted: 0, degraded: 0, bucket: 0, budget: 0, settled: 0 };
+      for (let step = 0; step < 80; step++) {
+        if (open.length > 0 && random() < 0.45) {
+          const call = open.splice(Math.floor(random() * open.length), 1)[0]!;
+          // Mostly less than reserved (a refund), sometimes more (a debt).
+          const actual = Math.floor(random() * (call.tokens * 0.6 + 20));
+          const cost = Math.floor(random() * 900);
+          const r = random() < 0.8 ? row({ costNanoUsd: cost }) : undefined;
+          const spend: SpendIncrement[] = budgets.map((g) => ({ key: g.spentKey, nanoUsd: cost, expiresAt: end }));
+          const op: SettleOp = {
+            row: r,
+            spend: r === undefined ? [] : spend,
+            holdId: call.id,
+            holdKeys: call.holdKeys,
+            adjust: [buckets[1]!],
+            deltas: [call.tokens - actual],
+          };
+          const [mine, theirs] = [await settleThrough(store, op), await settleThrough(ref, op)];
+          assert.equal(mine, theirs, `step ${step}: settle`);
+          seen.settled += 1;
+          continue;
+        }
+        const id = randomUUID();
+        const dice = random();
+        const tokens = dice < 0.08 ? 2001 : dice < 0.2 ? 900 : 1 + Math.floor(random() * 150);
+        const op: AdmitOp = {
+          holdId: id,
+          buckets,
+          amounts: [1, tokens],
+          budgets,
+          holdNano: Math.floor(random() * 1500),
+          holdTtlMs: 60_000,
+          degrade: random() < 0.3,
+        };
+        if (random() < 0.25) {
+          op.spares = [0, Math.floor(random() * 800)];
+          op.holdSpare = Math.floor(random() * 2000);
+        }
+        const mine = await admitThrough(store, op);
+        const theirs = await admitThrough(ref, op);
+        assert.equal(mine.admitted, theirs.admitted, `step ${step}: admitted`);
+        assert.deepEqual(mine.budget, theirs.budget, `step ${step}: budget`);
+        assert.equal(mine.bucket?.index, theirs.bucket?.index, `step ${step}: bucket`);
+        assert.equal(mine.bucket?.exceedsCapacity, theirs.bucket?.exceedsCapacity, `step ${step}: capacity`);
+        const [waitA, waitB] = [mine.bucket?.retryAfterMs ?? 0, theirs.bucket?.retryAfterMs ?? 0];
+        assert.ok(
+          waitA === waitB || Math.abs(waitA - waitB) < 60_000,
+          `step ${step}: retry after ${waitA} vs ${waitB}`,
+        );
+        assert.equal(mine.levels.length, theirs.levels.length);
+        mine.levels.forEach((l, i) => {
+          assert.ok(Math.abs(l - theirs.levels[i]!) < 0.01, `step ${step}: level ${i}`);
+        });
+        seen[mine.bucket ? 'bucket' : !mine.admitted ? 'budget' : mine.budget ? 'degraded' : 'admitted'] += 1;
+        if (mine.admitted) {
+          open.push({
+            id,
+            tokens,
+            holdKeys: mine.budget === undefined && op.holdNano > 0 ? budgets.map((g) => g.holdKey) : [],
+          });
+        }
+      }
+      t.diagnostic(JSON.stringify(seen));
+      for (const [outcome, n] of Object.entries(seen)) assert.ok(n > 0, `the sequence has no ${outcome} step`);
+      const keys = [...buckets.map((b) => b.key), ...budgets.map((g) => g.holdKey)];
+      const counters = budgets.map((g) => g.spentKey);
+      const read = (s: Store) =>
+        s.transact({ keys, counters, decide: (values, now) => ({ writes: new Map(), result: { values, now } }) });
+      const [a, b] = [await read(store), await read(ref)];
+      for (const k of counters) assert.equal(a.values.get(k), b.values.get(k), k);
+      for (const bucket of buckets) {
+        const [x, y] = [a.values.get(bucket.key), b.values.get(bucket.key)] as { tokens: number }[];
+        assert.ok(Math.abs(x!.tokens - y!.tokens) < 0.01, bucket.key);
+      }
+      for (const g of budgets) {
+        const [x, y] = [a.values.get(g.holdKey), b.values.get(g.holdKey)] as HoldState[];
+        assert.deepEqual(liveHolds(x, a.now), liveHolds(y, b.now), g.holdKey);
+        assert.equal(x?.held, liveHolds(x, a.now).held, `${g.holdKey}: the running total`);
+      }
+    });
+
+    it('drops expired holds, and reads hold states written before the running total existed', async () => {
+      const p = `exp:${randomUUID()}:`;
+      const budget: BudgetLimit = {
+        holdKey: `${p}h`,
+        spentKey: `${p}s`,
+        limitNano: 100,
+        expiresAt: Date.now() + 3_600_000,
+      };
+      const op = (holdId: string, holdNano: number, holdTtlMs: number): AdmitOp => ({
+        holdId,
+        buckets: [],
+        amounts: [],
+        budgets: [budget],
+        holdNano,
+        holdTtlMs,
+        degrade: false,
+      });
+      assert.equal((await admitThrough(store, op('short', 60, 150))).admitted, true);
+      assert.deepEqual((await admitThrough(store, op('refused', 60, 60_000))).budget, {
+        index: 0,
+        spent: 0,
+        held: 60,
+        tooLarge: false,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      assert.equal((await admitThrough(store, op('after', 60, 60_000))).admitted, true, 'the expired hold is gone');
+
+      // A hold map as an older tollgate wrote it, through the generic path.
+      const legacy: HoldState = { holds: { old: [70, Date.now() + 60_000], stale: [30, Date.now() - 1] } };
+      await store.transact({
+        keys: [budget.holdKey],
+        decide: () => ({ writes: new Map([[budget.holdKey, legacy]]), result: 0 }),
+      });
+      assert.deepEqual((await admitThrough(store, op('x', 40, 60_000))).budget?.held, 70);
+      assert.equal((await admitThrough(store, op('y', 30, 60_000))).admitted, true);
+      await settleThrough(store, {
+        row: undefined,
+        spend: [],
+        holdId: 'old',
+        holdKeys: [budget.holdKey],
+        adjust: [],
+        deltas: [],
+      });
+      const seen = await store.transact({
+        keys: [budget.holdKey],
+        decide: (values, now) => ({
+          writes: new Map(),
+          result: liveHolds(values.get(budget.holdKey) as HoldState, now),
+        }),
+      });
+      assert.deepEqual(seen, { ids: [['y', 30]], held: 30 });
+    });
+
+    it('settles a row exactly once and releases its holds either way', async () => {
+      const p = `settle:${randomUUID()}:`;
+      const budget: BudgetLimit = {
+        holdKey: `${p}h`,
+        spentKey: `${p}s`,
+        limitNano: 1000,
+        expiresAt: Date.now() + 3_600_000,
+      };
+      const hold = (holdId: string, holdNano = 400) =>
+        admitThrough(store, {
+          holdId,
+          buckets: [],
+          amounts: [],
+          budgets: [budget],
+          holdNano,
+          holdTtlMs: 60_000,
+          degrade: false,
+        });
+      const r = row({ costNanoUsd: 300 });
+      const spend = [{ key: budget.spentKey, nanoUsd: 300, expiresAt: budget.expiresAt }];
+      assert.equal((await hold('a')).admitted, true);
+      assert.equal((await hold('b')).admitted, true);
+      const settle = (holdId: string) =>
+        settleThrough(store, { row: r, spend, holdId, holdKeys: [budget.holdKey], adjust: [], deltas: [] });
+      assert.equal(await settle('a'), true);
+      assert.equal(await settle('b'), false, 'the same row again books nothing');
+      assert.equal((await store.counters([budget.spentKey])).get(budget.spentKey), 300);
+      assert.equal((await store.rows({ from: r.ts, to: r.ts + 1 })).filter((x) => x.id === r.id).length, 1);
+      // Both holds went: 300 spent + 700 fits, 701 does not.
+      assert.equal((await hold('c', 701)).admitted, false);
+      assert.equal((await hold('c', 700)).admitted, true);
     });
 
     it('reports its health', () => {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, stopRedis } from '../../test/support/redis.js';
+import { loadConfig } from '../config/index.js';
+import { type AdmitRequest, Limiter } from '../limits/limiter.js';
 import { row, storeConformance } from './conformance.js';
 import { RedisStore } from './redis.js';
 import type { LedgerRow, SpendIncrement, TransactRequest } from './types.js';
@@ -134,6 +137,108 @@ describe('RedisStore', { skip }, () => {
         `${n} transacts on distinct keys in parallel: ${parallelUs.toFixed(0)} us each`,
     );
     assert.equal((await s.counters(['lat:spent'])).get('lat:spent'), n * 1234);
+  });
+
+  it('admits and settles a call in one round trip each (ADMIT, then SETTLE)', async (t) => {
+    const s = store('trips:');
+    await s.open();
+    const config = loadConfig({
+      env: {
+        ENV_FILE: '',
+        STATE_URL: 'memory:',
+        OPENAI_REQUESTS_PER_HOUR: '1000000',
+        OPENAI_TOKENS_PER_HOUR: '100000000',
+        BUDGET_DAILY_USD: '1000',
+        OPENAI_BUDGET_HOURLY_USD: '100',
+      },
+    }).config;
+    const limiter = new Limiter({ store: s, config: () => config });
+    const raw = new Redis(url);
+    const calls = async () => {
+      const stats = await raw.info('commandstats');
+      return Object.fromEntries([...stats.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map((m) => [m[1], Number(m[2])]));
+    };
+    const admit = (): AdmitRequest => ({
+      id: randomUUID(),
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      tokens: 120,
+      pages: 0,
+      worstUsd: 0.0002,
+      budgeted: true,
+      mayDegrade: false,
+    });
+    try {
+      const n = 50;
+      // The first call loads the scripts (EVAL); after that every call is EVALSHA.
+      await (await limiter.admit(admit())).settle({ row: row({ costNanoUsd: 1000 }), tokens: 60, pages: 0 });
+      const before = await calls();
+      const started = performance.now();
+      for (let i = 0; i < n; i++) {
+        const a = await limiter.admit(admit());
+        await a.settle({ row: row({ costNanoUsd: 1000 }), tokens: 60, pages: 0 });
+      }
+      const us = ((performance.now() - started) * 1000) / n;
+      const after = await calls();
+      // Redis counts the commands a script runs too: the round trips are the EVALSHA calls.
+      assert.equal(after['evalsha']! - (before['evalsha'] ?? 0), 2 * n);
+      assert.equal(after['eval'] ?? 0, before['eval'] ?? 0);
+      assert.equal(s.stats().transacts, 0, 'no generic READ/CAS transaction');
+      assert.equal(s.stats().admits, n + 1);
+      assert.equal(s.stats().settles, n + 1);
+      const snap = await limiter.snapshot();
+      assert.ok(snap.budgets.every((b) => b.heldUsd === 0 && Math.abs(b.spentUsd - (n + 1) * 1e-6) < 1e-12));
+      t.diagnostic(`admission + settlement at one connection: ${us.toFixed(0)} us per call`);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('seeds the fallback with the holds in flight, so an outage neither forgets nor keeps them', async () => {
+    const outagePort = await freePort();
+    let outage: ChildProcess | undefined = await startRedis(outagePort);
+    const config = loadConfig({ env: { ENV_FILE: '', STATE_URL: 'memory:', BUDGET_DAILY_USD: '1' } }).config;
+    const sidecar = (name: string) =>
+      new RedisStore(`redis://127.0.0.1:${outagePort}`, {
+        keyPrefix: 'holds:',
+        spoolDir: join(tmp, `holds-${name}`),
+        recoveryPollMs: 60_000,
+      });
+    const [a, b] = [sidecar('a'), sidecar('b')];
+    const call = (worstUsd: number): AdmitRequest => ({
+      id: randomUUID(),
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      tokens: 1,
+      pages: 0,
+      worstUsd,
+      budgeted: true,
+      mayDegrade: false,
+    });
+    try {
+      await a.open();
+      await b.open();
+      const [la, lb] = [a, b].map((store) => new Limiter({ store, config: () => config }));
+      const a1 = await la!.admit(call(0.3));
+      await lb!.admit(call(0.3));
+      await la!.admit(call(0.3));
+      await assert.rejects(la!.admit(call(0.2)), { code: 'budget_exceeded' });
+      await stopRedis(outage);
+      outage = undefined;
+      // On the fallback: 0.9 held (this sidecar's two, the other's one) — 0.2 more does not fit.
+      await assert.rejects(la!.admit(call(0.2)), { code: 'budget_exceeded' });
+      assert.equal(a.degraded, true);
+      // Its own hold settles on the fallback and frees its share.
+      await a1.settle({ tokens: 0, pages: 0 });
+      const fits = await la!.admit(call(0.4));
+      await assert.rejects(la!.admit(call(0.01)), { code: 'budget_exceeded' });
+      assert.equal(fits.budgetExceeded, undefined);
+      assert.ok(a.stats().fallbackTransacts >= 4);
+    } finally {
+      await a.close();
+      await b.close();
+      await stopRedis(outage);
+    }
   });
 
   it('aggregates a whole day from hour totals and the partial hours from rows', async () => {

@@ -15,10 +15,14 @@
  * | `<p>ledger:hours`            | zset    | which hours hold rows (lets `rows`/`aggregate` skip     |
  * |                              |         | empty hours and open-ended ranges stay cheap)           |
  *
- * Every write happens in one of three Lua scripts (loaded once, called by EVALSHA through
- * ioredis `defineCommand`), so each is atomic on the server: READ (Redis `TIME`, the fleet's one
- * clock, plus version/value/TTL of each key), CAS (writes every key only if no version moved) and
- * RECORD (the id guard, the row, its hour totals and its spend counters together, or nothing).
+ * Every write happens in a Lua script (loaded once, called by EVALSHA through ioredis
+ * `defineCommand`), so each is atomic on the server: READ (Redis `TIME`, the fleet's one clock,
+ * plus version/value/TTL of each key), CAS (writes every key only if no version moved), RECORD
+ * (the id guard, the row, its hour totals and its spend counters together, or nothing), and the
+ * limiter's two per-call steps: ADMIT (take the buckets, check and hold the budgets) and SETTLE
+ * (RECORD, then refund the buckets and release the call's holds). So a proxied call costs two
+ * round trips, one per step, and concurrent calls' scripts share writes (auto-pipelining);
+ * generic `transact` (READ, then CAS, retried on conflict) serves everything else.
  *
  * When Redis is out of reach the store keeps answering from a local {@link MemoryStore} seeded
  * with the last state it saw, and spools rows to a local JSONL file (fsynced before `record`
@@ -33,9 +37,12 @@ import { Redis } from 'ioredis';
 import { emptyGroup, groupRows } from './aggregate.js';
 import { MemoryStore } from './memory.js';
 import {
+  type AdmitOp,
+  type AdmitVerdict,
   type LedgerGroup,
   type LedgerQuery,
   type LedgerRow,
+  type SettleOp,
   type SpendIncrement,
   type Store,
   type StoreHealth,
@@ -72,6 +79,9 @@ export interface RedisStoreOptions {
 
 export interface RedisStoreStats {
   transacts: number;
+  /** Native admissions and settlements (one ADMIT / SETTLE script each). */
+  admits: number;
+  settles: number;
   /** CAS attempts that found a version moved and had to decide again. */
   retries: number;
   records: number;
@@ -88,17 +98,29 @@ export interface RedisStoreStats {
 /**
  * The state of some keys and counters at one instant, as READ and a failed CAS return it:
  * Redis TIME, then `v, d, pttl` per kv key ('' = absent), then `value, pttl` per counter.
- * Shared text so both scripts answer in exactly the same shape.
+ * Shared text so both scripts answer in exactly the same shape. A budget's holds kept as fields
+ * by ADMIT/SETTLE (see LIMITS_LUA) are read back as the JSON value the limiter knows.
  */
 const STATE_LUA = `
+local function holdsJson(k)
+  local all = redis.call('HGETALL', k)
+  local held, nxt, parts = '0', '0', {}
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if f == 'held' then held = all[i + 1]
+    elseif f == 'next' then nxt = all[i + 1]
+    elseif string.byte(f, 1) == 35 then parts[#parts + 1] = cjson.encode(string.sub(f, 2)) .. ':[' .. all[i + 1] .. ']' end
+  end
+  return '{"held":' .. held .. ',"next":' .. nxt .. ',"holds":{' .. table.concat(parts, ',') .. '}}'
+end
 local function state(kvKeys, counterKeys, out)
   local t = redis.call('TIME')
   out[#out + 1] = t[1]
   out[#out + 1] = t[2]
   for _, k in ipairs(kvKeys) do
-    local h = redis.call('HMGET', k, 'v', 'd')
+    local h = redis.call('HMGET', k, 'v', 'd', 'held')
     out[#out + 1] = h[1] or ''
-    out[#out + 1] = h[2] or ''
+    if h[2] then out[#out + 1] = h[2] elseif h[3] then out[#out + 1] = holdsJson(k) else out[#out + 1] = '' end
     out[#out + 1] = redis.call('PTTL', k)
   end
   for _, k in ipairs(counterKeys) do
@@ -144,6 +166,8 @@ for i = 1, n do
   local key = KEYS[i + 1]
   if op == 's' then
     local version = redis.call('INCR', KEYS[1])
+    -- Drops the fields a hold key may have been kept as: the value is the JSON now.
+    redis.call('DEL', key)
     redis.call('HSET', key, 'v', version, 'd', ARGV[base + 3])
     redis.call('PEXPIREAT', key, ARGV[base + 4])
     out[#out + 1] = tostring(version)
@@ -158,38 +182,255 @@ return out
 `;
 
 /**
- * KEYS: guard, hour rows, hour totals, hours index, then the spend counters.
- * ARGV: retention, row JSON, ts, hour start, group, cost, input, cached, output, pages,
- * then per counter: amount, expire-at ms. Returns {0} for a known id, else {1, counter values…}.
+ * `book(k, a, n, out)` books one ledger row. KEYS[k+1..k+4]: guard, hour rows, hour totals, hours
+ * index; KEYS[k+5..k+4+n]: the spend counters. ARGV[a+1..a+10]: retention, row JSON, ts, hour
+ * start, group, cost, input, cached, output, pages; then per counter: amount, expire-at ms.
+ * Appends 0 to `out` for a known id, else 1 and the counters' new values.
  */
-const RECORD_LUA = `
-local retention = tonumber(ARGV[1])
-if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', retention) then return {0} end
-local hour = tonumber(ARGV[4])
-local keep = hour + 3600000 + retention
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-redis.call('PEXPIREAT', KEYS[2], keep)
-local g = ARGV[5]
-redis.call('HINCRBY', KEYS[3], g .. '\\nrequests', 1)
-redis.call('HINCRBY', KEYS[3], g .. '\\ncostNanoUsd', ARGV[6])
-redis.call('HINCRBY', KEYS[3], g .. '\\ninputTokens', ARGV[7])
-redis.call('HINCRBY', KEYS[3], g .. '\\ncachedInputTokens', ARGV[8])
-redis.call('HINCRBY', KEYS[3], g .. '\\noutputTokens', ARGV[9])
-redis.call('HINCRBY', KEYS[3], g .. '\\npages', ARGV[10])
-redis.call('PEXPIREAT', KEYS[3], keep)
-redis.call('ZADD', KEYS[4], hour, ARGV[4])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. string.format('%.0f', now - retention - 3600000))
-local ttl = redis.call('PTTL', KEYS[4])
-if ttl < 0 or now + ttl < keep then redis.call('PEXPIREAT', KEYS[4], string.format('%.0f', keep)) end
-local out = {1}
-local a = 10
-for i = 5, #KEYS do
-  out[#out + 1] = redis.call('INCRBY', KEYS[i], ARGV[a + 1])
-  redis.call('PEXPIREAT', KEYS[i], ARGV[a + 2])
-  a = a + 2
+const BOOK_LUA = `
+local function book(k, a, n, out)
+  local retention = tonumber(ARGV[a + 1])
+  if not redis.call('SET', KEYS[k + 1], '1', 'NX', 'PX', retention) then
+    out[#out + 1] = 0
+    return
+  end
+  local hour = tonumber(ARGV[a + 4])
+  local keep = string.format('%.0f', hour + 3600000 + retention)
+  local totals = KEYS[k + 3]
+  redis.call('ZADD', KEYS[k + 2], ARGV[a + 3], ARGV[a + 2])
+  local g = ARGV[a + 5]
+  redis.call('HINCRBY', totals, g .. '\\nrequests', 1)
+  redis.call('HINCRBY', totals, g .. '\\ncostNanoUsd', ARGV[a + 6])
+  redis.call('HINCRBY', totals, g .. '\\ninputTokens', ARGV[a + 7])
+  redis.call('HINCRBY', totals, g .. '\\ncachedInputTokens', ARGV[a + 8])
+  redis.call('HINCRBY', totals, g .. '\\noutputTokens', ARGV[a + 9])
+  redis.call('HINCRBY', totals, g .. '\\npages', ARGV[a + 10])
+  -- The hour's first row (or one whose index entry was trimmed) sets what every row of the hour shares.
+  if redis.call('ZADD', KEYS[k + 4], hour, ARGV[a + 4]) == 1 or redis.call('PTTL', KEYS[k + 2]) < 0 then
+    redis.call('PEXPIREAT', KEYS[k + 2], keep)
+    redis.call('PEXPIREAT', totals, keep)
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000
+    redis.call('ZREMRANGEBYSCORE', KEYS[k + 4], '-inf', '(' .. string.format('%.0f', now - retention - 3600000))
+    local ttl = redis.call('PTTL', KEYS[k + 4])
+    if ttl < 0 or now + ttl < tonumber(keep) then redis.call('PEXPIREAT', KEYS[k + 4], keep) end
+  end
+  out[#out + 1] = 1
+  local c = a + 10
+  for i = 1, n do
+    out[#out + 1] = redis.call('INCRBY', KEYS[k + 4 + i], ARGV[c + 1])
+    redis.call('PEXPIREAT', KEYS[k + 4 + i], ARGV[c + 2])
+    c = c + 2
+  end
 end
+`;
+
+/** KEYS and ARGV as `book` takes them from 0. Returns {0} for a known id, else {1, counter values…}. */
+const RECORD_LUA = `${BOOK_LUA}
+local out = {}
+book(0, 0, #KEYS - 4, out)
+return out
+`;
+
+/**
+ * The limiter's per-call steps in Lua, over the kv hashes READ and CAS use (`v` version), so native
+ * and generic transactions interleave safely: every change takes a fresh version. Bucket states
+ * are JSON in `d` as everywhere. A budget window's holds are kept as fields instead, `held`,
+ * `next` and `#<id>` = `<nano-USD>,<expires-at>`, so a call adds or removes one field rather than
+ * rewriting a map of every call in flight (READ shows them as the JSON value; a CAS write turns
+ * the key back into JSON, which the next ADMIT/SETTLE turns into fields again).
+ *
+ * This is src/limits/bucket.ts `level`/`take`/`adjust` and limiter.ts `liveHeld`, `decideAdmit`,
+ * `decideRelease` step for step, in the same floating-point operations, so both decide alike
+ * (redis.test.ts compares them). Numbers go out with 17 significant digits, which read back as
+ * the same doubles.
+ */
+const LIMITS_LUA = `
+local HOUR = 3600000
+local function num(x) return string.format('%.17g', x) end
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function bucket(key, limit, burst, now)
+  local d = redis.call('HGET', key, 'd')
+  if not d then return burst, now end
+  local s = cjson.decode(d)
+  return math.min(burst, s.tokens + (math.max(0, now - s.at) * limit) / HOUR), math.max(s.at, now)
+end
+local function putBucket(version, key, tokens, at, now, out)
+  local json = '{"tokens":' .. num(tokens) .. ',"at":' .. num(at) .. '}'
+  redis.call('HSET', key, 'v', version, 'd', json)
+  redis.call('PEXPIREAT', key, string.format('%.0f', now + 2 * HOUR))
+  out[#out + 1] = version
+  out[#out + 1] = json
+end
+local function parseHold(e)
+  local c = string.find(e, ',', 1, true)
+  return tonumber(string.sub(e, 1, c - 1)), tonumber(string.sub(e, c + 1))
+end
+local function chunked(cmd, key, list)
+  for i = 1, #list, 1000 do redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list))) end
+end
+-- A hold key's held total and next expiry (nil when absent). Recomputed over every hold, dropping
+-- expired ones, when the totals are missing, or when one may have expired and prune is set.
+local function holds(key, now, prune)
+  local h = redis.call('HMGET', key, 'held', 'next', 'd')
+  local held, nxt
+  if h[3] then
+    local st = cjson.decode(h[3])
+    local fields = {}
+    if type(st.holds) == 'table' then
+      for id, e in pairs(st.holds) do
+        fields[#fields + 1] = '#' .. id
+        fields[#fields + 1] = num(e[1]) .. ',' .. num(e[2])
+      end
+    end
+    redis.call('HDEL', key, 'd')
+    if #fields > 0 then chunked('HSET', key, fields) end
+    held, nxt = st.held, st.next
+    if held ~= nil and nxt ~= nil then redis.call('HSET', key, 'held', num(held), 'next', num(nxt)) end
+  elseif h[1] then
+    held, nxt = tonumber(h[1]), tonumber(h[2])
+  else
+    return nil, nil
+  end
+  if held ~= nil and nxt ~= nil and (nxt == 0 or now < nxt or not prune) then return held, nxt end
+  local all = redis.call('HGETALL', key)
+  local sum, first, dead = 0, 0, {}
+  for i = 1, #all, 2 do
+    if string.byte(all[i], 1) == 35 then
+      local a, e = parseHold(all[i + 1])
+      if e > now then
+        sum = sum + a
+        if first == 0 or e < first then first = e end
+      else
+        dead[#dead + 1] = all[i]
+      end
+    end
+  end
+  if #dead > 0 then chunked('HDEL', key, dead) end
+  redis.call('HSET', key, 'held', num(sum), 'next', num(first))
+  return sum, first
+end
+`;
+
+/**
+ * Admission (AdmitOp). KEYS: version source, bucket kv keys, hold kv keys, spent counters (one per
+ * hold key). ARGV: bucket count, budget count, hold id, hold nano-USD, hold TTL ms, degrade (1/0),
+ * budget spare, per bucket limit, burst, amount, spare, per budget limit nano-USD, hold key
+ * expire-at ms.
+ * Returns {status, now, index, retryAfterMs | spent, exceedsCapacity | held, tooLarge, per bucket:
+ * version, JSON, per hold key written: version, held, next}; status 1 admitted, 2 admitted past a
+ * budget (degrade), 3 refused by a bucket, 4 refused by a budget; index is 1-based (0: none).
+ */
+const ADMIT_LUA = `${LIMITS_LUA}
+local nb, nh = tonumber(ARGV[1]), tonumber(ARGV[2])
+local id, worst, ttl, degrade = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
+local spare = tonumber(ARGV[7])
+local B = 7 + 4 * nb
+local now = clock()
+local levels, ats = {}, {}
+for i = 1, nb do
+  local a = 7 + 4 * (i - 1)
+  local limit, burst, amount = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local tokens, at = bucket(KEYS[1 + i], limit, burst, now)
+  if amount > burst then return {3, now, i, '-1', 1, 0} end
+  if tokens < amount then return {3, now, i, num(math.ceil(((amount - tokens) * HOUR) / limit)), 0, 0} end
+  if tokens - amount < tonumber(ARGV[a + 4]) then return {3, now, i, '0', 0, 0} end
+  levels[i] = tokens - amount
+  ats[i] = at
+end
+local helds, nexts = {}, {}
+local short, sSpent, sHeld, sLarge = 0, 0, 0, 0
+for j = 1, nh do
+  local limit = tonumber(ARGV[B + 2 * (j - 1) + 1])
+  local held, nxt = holds(KEYS[1 + nb + j], now, true)
+  held = held or 0
+  helds[j], nexts[j] = held, nxt or 0
+  local spent = tonumber(redis.call('GET', KEYS[1 + nb + nh + j]) or '0')
+  if worst > limit or spent + held + worst + spare > limit then
+    short, sSpent, sHeld = j, spent, held
+    if worst > limit then sLarge = 1 end
+    break
+  end
+end
+if short > 0 and not degrade then return {4, now, short, num(sSpent), num(sHeld), sLarge} end
+local out = {short > 0 and 2 or 1, now, short, num(sSpent), num(sHeld), sLarge}
+local writes = nb
+if short == 0 and worst > 0 then writes = writes + nh end
+local version = redis.call('INCRBY', KEYS[1], writes) - writes
+for i = 1, nb do
+  version = version + 1
+  putBucket(version, KEYS[1 + i], levels[i], ats[i], now, out)
+end
+if short == 0 and worst > 0 then
+  local expires = now + ttl
+  local field = '#' .. id
+  for j = 1, nh do
+    local key = KEYS[1 + nb + j]
+    local prev = redis.call('HGET', key, field)
+    local held = helds[j] + worst - (prev and parseHold(prev) or 0)
+    local nxt = nexts[j]
+    if nxt == 0 or expires < nxt then nxt = expires end
+    version = version + 1
+    redis.call('HSET', key, 'v', version, 'held', num(held), 'next', num(nxt), field, num(worst) .. ',' .. num(expires))
+    redis.call('PEXPIREAT', key, ARGV[B + 2 * (j - 1) + 2])
+    out[#out + 1] = version
+    out[#out + 1] = num(held)
+    out[#out + 1] = num(nxt)
+  end
+end
+return out
+`;
+
+/**
+ * Settlement (SettleOp): the row as RECORD books it, then bucket adjustments and hold release.
+ * KEYS: version source, [guard, hour rows, hour totals, hours index, spend counters], bucket kv
+ * keys, hold kv keys. ARGV: has row (1/0), spend count, bucket count, hold key count, hold id,
+ * [the row's ARGV as RECORD takes them], per bucket limit, burst, delta.
+ * Returns {fresh (2: no row), counter values when fresh, per bucket: version, JSON, per hold key:
+ * version, held ('' and '' when the hold was not there), now}.
+ */
+const SETTLE_LUA = `${BOOK_LUA}${LIMITS_LUA}
+local hasRow = ARGV[1] == '1'
+local ns, na, nr = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local id = ARGV[5]
+local out = {}
+local k, a = 1, 5
+if hasRow then
+  book(k, a, ns, out)
+  k = k + 4 + ns
+  a = a + 10 + 2 * ns
+else
+  out[1] = 2
+end
+local now = clock()
+for i = 1, na do
+  local limit, burst, delta = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  a = a + 3
+  local tokens, at = bucket(KEYS[k + i], limit, burst, now)
+  putBucket(redis.call('INCR', KEYS[1]), KEYS[k + i], math.min(burst, tokens + delta), at, now, out)
+end
+k = k + na
+local field = '#' .. id
+for j = 1, nr do
+  local key = KEYS[k + j]
+  local held = holds(key, now, false)
+  local e = held and redis.call('HGET', key, field)
+  if e then
+    held = held - parseHold(e)
+    local v = redis.call('INCR', KEYS[1])
+    redis.call('HDEL', key, field)
+    redis.call('HSET', key, 'v', v, 'held', num(held))
+    out[#out + 1] = v
+    out[#out + 1] = num(held)
+  else
+    out[#out + 1] = ''
+    out[#out + 1] = ''
+  end
+end
+out[#out + 1] = now
 return out
 `;
 
@@ -211,7 +452,50 @@ interface ScriptedRedis extends Redis {
   tgRead(numKeys: number, ...args: ScriptArg[]): Promise<Reply>;
   tgCas(numKeys: number, ...args: ScriptArg[]): Promise<Reply>;
   tgRecord(numKeys: number, ...args: ScriptArg[]): Promise<Reply>;
+  tgAdmit(numKeys: number, ...args: ScriptArg[]): Promise<Reply>;
+  tgSettle(numKeys: number, ...args: ScriptArg[]): Promise<Reply>;
   tgCounters(numKeys: number, ...args: ScriptArg[]): Promise<Reply>;
+}
+
+/** What this process knows of one budget window's holds in Redis (see RedisStore #holdMirror). */
+interface HoldMirror {
+  /** The total Redis reported at `seenAt` (its clock), every sidecar's holds. */
+  held: number;
+  seenAt: number;
+  /** The hold TTL of the last admission: no hold Redis had at `seenAt` outlives `seenAt + ttl`. */
+  ttl: number;
+  /** When the hold key itself expires (its window's end). */
+  expiresAt: number;
+  /** This process's holds not yet released: id → [nano-USD, expires-at]. */
+  own: Map<string, [number, number]>;
+}
+
+/**
+ * The fallback's hold state for one window: this process's own holds as they are (SETTLE on the
+ * fallback releases them), and everything else Redis held as one hold that expires when the
+ * latest of those could: the limiter's HoldState shape (src/limits/limiter.ts).
+ */
+function seedHolds(
+  m: HoldMirror,
+  now: number,
+): { held: number; next: number; holds: Record<string, [number, number]> } {
+  const holds: Record<string, [number, number]> = {};
+  let ownLive = 0;
+  for (const [id, h] of m.own) {
+    if (h[1] <= now) continue;
+    holds[id] = h;
+    if (h[1] > m.seenAt) ownLive += h[0];
+  }
+  const others = m.held - ownLive;
+  if (others > 0 && m.seenAt + m.ttl > now) holds['~fleet'] = [others, m.seenAt + m.ttl];
+  let held = 0;
+  let next = 0;
+  for (const id in holds) {
+    const [amount, expires] = holds[id]!;
+    held += amount;
+    if (next === 0 || expires < next) next = expires;
+  }
+  return { held, next, holds };
 }
 
 /** Thrown inside the store when a Redis call failed for want of Redis; callers turn to the fallback. */
@@ -367,8 +651,11 @@ const silentLog: RedisStoreLog = { warn() {}, info() {} };
  * Outage policy (contract section 6): when Redis stops answering (connection refused or closed,
  * a command past `commandTimeoutMs`, LOADING/READONLY/OOM…), the store switches to a local
  * `MemoryStore` seeded with the last values, versions and counters it saw, so limits and budgets
- * go on from the last known state; `record` appends to the spool file, fsyncs, and applies the
- * row to the fallback so local budgets see it. `counters` answers from the fallback; `aggregate`
+ * go on from the last known state (a budget's holds: this sidecar's own ones as they are, the
+ * rest of the fleet's as one hold lasting as long as they could); `record` (and `settle`)
+ * appends to the spool file, fsyncs, and applies the row to the fallback so local budgets see
+ * it; `admit` and the release half of `settle` run their TypeScript decision on the fallback.
+ * `counters` answers from the fallback; `aggregate`
  * and `rows` answer from the last Redis answer to the same query (if any) plus the rows booked
  * locally — best effort, it may miss rows other sidecars booked. `health()` fails with
  * `degraded: true`. While degraded it pings every `recoveryPollMs` (and listens for ioredis'
@@ -377,8 +664,10 @@ const silentLog: RedisStoreLog = { warn() {}, info() {} };
  * store switches back, dropping the fallback (its bucket states do not flow back: Redis wins).
  * A spool left by a process that died degraded is replayed by `open()`.
  *
- * A CAS whose reply was lost in the outage may have applied in Redis as well as in the fallback;
- * that errs on the side of spending capacity twice, never of granting it twice.
+ * A CAS, ADMIT or SETTLE whose reply was lost in the outage may have applied in Redis as well
+ * as in the fallback; that errs on the side of spending capacity twice, never of granting it
+ * twice (a row it booked is skipped by the id guard when the spool is replayed; a hold it left
+ * in Redis expires).
  *
  * @example
  * const store = new RedisStore('redis://127.0.0.1:6379', { spoolDir: './data/spool', log });
@@ -409,6 +698,12 @@ export class RedisStore implements Store {
   readonly #counterCache = new BoundedMap<string, { value: number; expiresAt: number }>(100_000);
   readonly #lastAggregate = new BoundedMap<string, LedgerGroup[]>(32);
   readonly #lastRows = new BoundedMap<string, LedgerRow[]>(32);
+  /**
+   * Per budget hold key written by ADMIT: what Redis last said is held, and this process's own holds
+   * (those SETTLE has not released). ADMIT/SETTLE do not send the whole hold map back, so this is
+   * what seeds the fallback's holds (see #enterDegraded).
+   */
+  readonly #holdMirror = new BoundedMap<string, HoldMirror>(10_000);
 
   /** Tail of the per-key queue: one CAS per key in flight per process. */
   readonly #tails = new Map<string, Promise<void>>();
@@ -428,6 +723,8 @@ export class RedisStore implements Store {
 
   readonly #stats: RedisStoreStats = {
     transacts: 0,
+    admits: 0,
+    settles: 0,
     retries: 0,
     records: 0,
     fallbackTransacts: 0,
@@ -477,6 +774,8 @@ export class RedisStore implements Store {
     redis.defineCommand('tgRead', { lua: READ_LUA });
     redis.defineCommand('tgCas', { lua: CAS_LUA });
     redis.defineCommand('tgRecord', { lua: RECORD_LUA });
+    redis.defineCommand('tgAdmit', { lua: ADMIT_LUA });
+    redis.defineCommand('tgSettle', { lua: SETTLE_LUA });
     redis.defineCommand('tgCounters', { lua: COUNTERS_LUA });
     // Without a listener ioredis prints every failed reconnect; the switch itself is logged once.
     redis.on('error', (err: Error) => {
@@ -561,6 +860,158 @@ export class RedisStore implements Store {
     } finally {
       release();
     }
+  }
+
+  /** Admission in one ADMIT script; on the local fallback, `request` (the same decision in TypeScript). */
+  async admit(op: AdmitOp, request: TransactRequest<AdmitVerdict>): Promise<AdmitVerdict> {
+    this.#assertOpen();
+    this.#stats.admits += 1;
+    if (!this.#degraded) {
+      try {
+        return await this.#admitRemote(op);
+      } catch (err) {
+        if (!(err instanceof RedisUnreachable)) throw err;
+      }
+    }
+    return this.#fallbackTransact(request);
+  }
+
+  async #admitRemote(op: AdmitOp): Promise<AdmitVerdict> {
+    const nb = op.buckets.length;
+    const nh = op.budgets.length;
+    const args: ScriptArg[] = [`${this.#prefix}meta:version`];
+    for (const b of op.buckets) args.push(this.#kvKey(b.key));
+    for (const g of op.budgets) args.push(this.#kvKey(g.holdKey));
+    for (const g of op.budgets) args.push(this.#counterKey(g.spentKey));
+    args.push(nb, nh, op.holdId, op.holdNano, op.holdTtlMs, op.degrade ? 1 : 0, op.holdSpare ?? 0);
+    for (let i = 0; i < nb; i++) {
+      const b = op.buckets[i]!;
+      args.push(b.limit, b.burst, op.amounts[i]!, op.spares?.[i] ?? 0);
+    }
+    for (const g of op.budgets) args.push(g.limitNano, Math.ceil(g.expiresAt));
+    const redis = this.#redis!;
+    const reply = await this.#remote(() => redis.tgAdmit(1 + nb + 2 * nh, ...args));
+    const status = Number(reply[0]);
+    const now = Number(reply[1]);
+    this.#clockOffset = now - this.#now();
+    const index = Number(reply[2]) - 1;
+    if (status === 3) {
+      const retry = Number(reply[3]);
+      return {
+        admitted: false,
+        now,
+        levels: [],
+        bucket: { index, retryAfterMs: retry < 0 ? Number.POSITIVE_INFINITY : retry, exceedsCapacity: reply[4] === 1 },
+      };
+    }
+    const budget =
+      index < 0 ? undefined : { index, spent: Number(reply[3]), held: Number(reply[4]), tooLarge: reply[5] === 1 };
+    if (status === 4) return { admitted: false, now, levels: [], budget };
+    const levels: number[] = new Array(nb);
+    let at = 6;
+    const bucketExpiry = now + 2 * HOUR;
+    for (let i = 0; i < nb; i++) {
+      const data = String(reply[at + 1]);
+      levels[i] = (JSON.parse(data) as { tokens: number }).tokens;
+      this.#kvCache.set(op.buckets[i]!.key, { version: String(reply[at]), data, expiresAt: bucketExpiry });
+      at += 2;
+    }
+    if (at < reply.length) {
+      const expires = now + op.holdTtlMs;
+      for (let j = 0; j < nh; j++, at += 3) {
+        const g = op.budgets[j]!;
+        const mirror = this.#mirror(g.holdKey, g.expiresAt);
+        mirror.held = Number(reply[at + 1]);
+        mirror.seenAt = now;
+        mirror.ttl = op.holdTtlMs;
+        mirror.own.set(op.holdId, [op.holdNano, expires]);
+        if (mirror.own.size > 4096) for (const [id, [, e]] of mirror.own) if (e <= now) mirror.own.delete(id);
+      }
+    }
+    return budget === undefined ? { admitted: true, now, levels } : { admitted: true, now, levels, budget };
+  }
+
+  /**
+   * Books the row and releases the call's reservations in one SETTLE script. Unreachable: the row
+   * goes to the spool (and the fallback) as `record` puts it, then `release` runs as a transact.
+   */
+  async settle(op: SettleOp, release: TransactRequest<void> | undefined): Promise<boolean> {
+    this.#assertOpen();
+    if (op.row !== undefined) {
+      validate(op.row, op.spend);
+      this.#stats.records += 1;
+    }
+    this.#stats.settles += 1;
+    if (!this.#degraded) {
+      try {
+        return await this.#settleRemote(op);
+      } catch (err) {
+        if (!(err instanceof RedisUnreachable)) throw err;
+      }
+    }
+    // Whether SETTLE applied before the connection went is unknown: the spool's replay books the
+    // row once either way; the holds, if they stayed in Redis, expire.
+    const fresh = op.row === undefined ? false : await this.#recordLocally(op.row, op.spend);
+    if (release !== undefined) await this.transact(release);
+    return fresh;
+  }
+
+  async #settleRemote(op: SettleOp): Promise<boolean> {
+    const row = op.row;
+    const spend = row === undefined ? [] : op.spend;
+    const keys: ScriptArg[] = [`${this.#prefix}meta:version`];
+    const args: ScriptArg[] = [
+      row === undefined ? 0 : 1,
+      spend.length,
+      op.adjust.length,
+      op.holdKeys.length,
+      op.holdId,
+    ];
+    if (row !== undefined) this.#bookArgs(row, spend, keys, args);
+    for (let i = 0; i < op.adjust.length; i++) {
+      const b = op.adjust[i]!;
+      keys.push(this.#kvKey(b.key));
+      args.push(b.limit, b.burst, op.deltas[i]!);
+    }
+    for (const k of op.holdKeys) keys.push(this.#kvKey(k));
+    const redis = this.#redis!;
+    const reply = await this.#remote(() => redis.tgSettle(keys.length, ...keys, ...args));
+    const status = Number(reply[0]);
+    let at = 1;
+    if (status === 1) {
+      spend.forEach((s, i) => {
+        this.#counterCache.set(s.key, { value: Number(reply[i + 1]), expiresAt: s.expiresAt });
+      });
+      at += spend.length;
+    }
+    const now = Number(reply[reply.length - 1]);
+    this.#clockOffset = now - this.#now();
+    const bucketExpiry = now + 2 * HOUR;
+    for (const b of op.adjust) {
+      this.#kvCache.set(b.key, { version: String(reply[at]), data: String(reply[at + 1]), expiresAt: bucketExpiry });
+      at += 2;
+    }
+    for (const k of op.holdKeys) {
+      const mirror = this.#holdMirror.get(k);
+      if (mirror !== undefined) {
+        mirror.own.delete(op.holdId);
+        if (reply[at] !== '') {
+          mirror.held = Number(reply[at + 1]);
+          mirror.seenAt = now;
+        }
+      }
+      at += 2;
+    }
+    return status === 1;
+  }
+
+  #mirror(key: string, expiresAt: number): HoldMirror {
+    let m = this.#holdMirror.get(key);
+    if (m === undefined) {
+      m = { held: 0, seenAt: 0, ttl: 0, expiresAt, own: new Map() };
+      this.#holdMirror.set(key, m);
+    }
+    return m;
   }
 
   #fallbackTransact<T>(request: TransactRequest<T>): T {
@@ -733,6 +1184,11 @@ export class RedisStore implements Store {
         if (!(err instanceof RedisUnreachable)) throw err;
       }
     }
+    return this.#recordLocally(row, spend);
+  }
+
+  /** Books a row on the fallback and in the spool (fsynced before it resolves). */
+  async #recordLocally(row: LedgerRow, spend: readonly SpendIncrement[]): Promise<boolean> {
     // The fallback decides "new or not" among what this process booked while degraded; the
     // spool replay decides it fleet-wide later, so a row is never counted twice in Redis.
     if (!this.#fallback!.recordSync(row, spend)) return false;
@@ -740,15 +1196,13 @@ export class RedisStore implements Store {
     return true;
   }
 
-  async #recordRemote(row: LedgerRow, spend: readonly SpendIncrement[]): Promise<boolean> {
+  /** Appends a row's KEYS and ARGV in the order `book` (BOOK_LUA) takes them. */
+  #bookArgs(row: LedgerRow, spend: readonly SpendIncrement[], keys: ScriptArg[], args: ScriptArg[]): void {
     const p = this.#prefix;
     const hour = hourOf(row.ts);
-    const args: ScriptArg[] = [
-      `${p}ledger:id:${row.id}`,
-      `${p}ledger:rows:${hour}`,
-      `${p}ledger:agg:${hour}`,
-      `${p}ledger:hours`,
-      ...spend.map((s) => this.#counterKey(s.key)),
+    keys.push(`${p}ledger:id:${row.id}`, `${p}ledger:rows:${hour}`, `${p}ledger:agg:${hour}`, `${p}ledger:hours`);
+    for (const s of spend) keys.push(this.#counterKey(s.key));
+    args.push(
       this.#retention,
       JSON.stringify(row),
       row.ts,
@@ -759,10 +1213,16 @@ export class RedisStore implements Store {
       row.cachedInputTokens,
       row.outputTokens,
       row.pages,
-    ];
+    );
     for (const s of spend) args.push(s.nanoUsd, Math.ceil(s.expiresAt));
+  }
+
+  async #recordRemote(row: LedgerRow, spend: readonly SpendIncrement[]): Promise<boolean> {
+    const keys: ScriptArg[] = [];
+    const args: ScriptArg[] = [];
+    this.#bookArgs(row, spend, keys, args);
     const redis = this.#redis!;
-    const reply = await this.#remote(() => redis.tgRecord(4 + spend.length, ...args));
+    const reply = await this.#remote(() => redis.tgRecord(keys.length, ...keys, ...args));
     if (Number(reply[0]) !== 1) return false;
     spend.forEach((s, i) => {
       this.#counterCache.set(s.key, { value: Number(reply[i + 1]), expiresAt: s.expiresAt });
@@ -901,6 +1361,7 @@ export class RedisStore implements Store {
     for (const [k, s] of this.#kvCache) {
       if (s.data !== '' && s.expiresAt > now) fallback.seedValue(k, JSON.parse(s.data), s.expiresAt);
     }
+    for (const [k, m] of this.#holdMirror) if (m.expiresAt > now) fallback.seedValue(k, seedHolds(m, now), m.expiresAt);
     for (const [k, c] of this.#counterCache) if (c.expiresAt > now) fallback.seedCounter(k, c.value, c.expiresAt);
     this.#fallback = fallback;
     this.#degraded = true;

@@ -328,4 +328,47 @@ describe('SqliteStore', () => {
     assert.equal(store.health().status, 'pass');
     await store.close();
   });
+
+  it('settles rows and their releases in one group commit; a release that throws undoes only itself', async () => {
+    const store = new SqliteStore(freshPath());
+    await store.open();
+    const mistake = new RangeError('bad release');
+    const settle = (r: ReturnType<typeof row>, key: string, fail = false) =>
+      store.settle(
+        {
+          row: r,
+          spend: [{ key: 'spent', nanoUsd: r.costNanoUsd, expiresAt: Date.now() + 60_000 }],
+          holdId: '',
+          holdKeys: [],
+          adjust: [],
+          deltas: [],
+        },
+        {
+          keys: [key],
+          decide: () => {
+            if (fail) throw mistake;
+            return { writes: new Map([[key, { released: true }]]), result: undefined };
+          },
+        },
+      );
+    const [a, b, c] = [row({ costNanoUsd: 1 }), row({ costNanoUsd: 2 }), row({ costNanoUsd: 4 })];
+    const results = await Promise.allSettled([
+      settle(a, 'k:a'),
+      settle(b, 'k:b', true),
+      settle(c, 'k:c'),
+      settle(a, 'k:a2'),
+    ]);
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? r.value : r.reason)),
+      [true, mistake, true, false],
+    );
+    assert.equal((await store.rows(ALL)).length, 3, 'every row booked, the failed release’s too');
+    assert.equal((await store.counters(['spent'])).get('spent'), 7);
+    const seen = await store.transact({
+      keys: ['k:a', 'k:b', 'k:c', 'k:a2'],
+      decide: (v) => ({ writes: new Map(), result: [...v.values()].map((x) => x !== undefined) }),
+    });
+    assert.deepEqual(seen, [true, false, true, true], 'a row booked before still releases');
+    await store.close();
+  });
 });

@@ -5,6 +5,7 @@ import type {
   LedgerGroup,
   LedgerQuery,
   LedgerRow,
+  SettleOp,
   SpendIncrement,
   Store,
   StoreHealth,
@@ -316,24 +317,10 @@ export class SqliteStore implements Store {
   async transact<T>(request: TransactRequest<T>): Promise<T> {
     const { db, sql } = this.#ready();
     const clock = this.#now;
-    let wrote = false;
+    const wrote = { any: false };
     const run = db.transaction(function transact(): T {
       // Read the clock once the lock is held: time spent waiting for another process does not count.
-      const now = clock();
-      const values = new Map<string, unknown>();
-      for (const key of request.keys) {
-        const found = sql.getValue.get(key, now);
-        values.set(key, found === undefined ? undefined : JSON.parse(found.value));
-      }
-      // Under the same write lock, so spend cannot move between this read and the commit.
-      for (const key of request.counters ?? []) values.set(key, sql.getCounter.get(key, now)?.value ?? 0);
-      const { writes, result } = request.decide(values, now);
-      for (const [key, value] of writes) {
-        if (value === undefined) sql.deleteValue.run(key);
-        else sql.putValue.run(key, JSON.stringify(value), request.expiresAt?.(key, now) ?? now + DAY);
-        wrote = true;
-      }
-      return result;
+      return apply(sql, request, clock(), wrote);
     });
     let result: T;
     try {
@@ -341,13 +328,15 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw this.#fail(error, 'write');
     }
-    if (wrote) this.#wrote();
+    if (wrote.any) this.#wrote();
     return result;
   }
 
   #pending: {
     row: LedgerRow;
     spend: readonly SpendIncrement[];
+    /** A settlement's release, committed with its row. */
+    release: TransactRequest<void> | undefined;
     resolve(v: boolean): void;
     reject(e: unknown): void;
   }[] = [];
@@ -355,8 +344,22 @@ export class SqliteStore implements Store {
 
   async record(row: LedgerRow, spend: readonly SpendIncrement[]): Promise<boolean> {
     this.#ready();
+    return this.#enqueue(row, spend, undefined);
+  }
+
+  /** The row and the release of the call's holds in the row's group commit: one write transaction, not two. */
+  async settle(op: SettleOp, release: TransactRequest<void> | undefined): Promise<boolean> {
+    this.#ready();
+    if (op.row === undefined) {
+      if (release !== undefined) await this.transact(release);
+      return false;
+    }
+    return this.#enqueue(op.row, op.spend, release);
+  }
+
+  #enqueue(row: LedgerRow, spend: readonly SpendIncrement[], release: TransactRequest<void> | undefined) {
     return new Promise<boolean>((resolve, reject) => {
-      this.#pending.push({ row, spend, resolve, reject });
+      this.#pending.push({ row, spend, release, resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
         setImmediate(() => this.#flush());
@@ -371,14 +374,30 @@ export class SqliteStore implements Store {
     this.#flushing = false;
     if (batch.length === 0) return;
     let inserted: boolean[];
+    /** Per entry: why its release failed (the row stays booked, as record-then-transact would leave it). */
+    const failed: unknown[] = [];
+    const wrote = { any: false };
     try {
       const { db, sql } = this.#ready();
       const now = this.#now();
+      // A savepoint of its own per release: one that throws undoes only itself.
+      const releaseOne = db.transaction((release: TransactRequest<void>) => apply(sql, release, now, wrote));
       const run = db.transaction(function record(): boolean[] {
-        return batch.map(({ row, spend }) => {
-          if (sql.insertRow.run(toRecord(row)).changes === 0) return false;
-          for (const s of spend) sql.addCounter.run({ key: s.key, value: s.nanoUsd, expiresAt: s.expiresAt, now });
-          return true;
+        return batch.map(({ row, spend, release }, i) => {
+          let fresh = false;
+          if (sql.insertRow.run(toRecord(row)).changes > 0) {
+            fresh = true;
+            for (const s of spend) sql.addCounter.run({ key: s.key, value: s.nanoUsd, expiresAt: s.expiresAt, now });
+          }
+          if (release !== undefined) {
+            try {
+              releaseOne(release);
+            } catch (error) {
+              if (error instanceof Database.SqliteError) throw error;
+              failed[i] = error;
+            }
+          }
+          return fresh;
         });
       });
       db.pragma('synchronous = FULL');
@@ -395,9 +414,10 @@ export class SqliteStore implements Store {
     let fresh = 0;
     batch.forEach((b, i) => {
       if (inserted[i]) fresh += 1;
-      b.resolve(inserted[i] === true);
+      if (failed[i] !== undefined) b.reject(failed[i]);
+      else b.resolve(inserted[i] === true);
     });
-    if (fresh > 0) {
+    if (fresh > 0 || wrote.any) {
       this.#wrote();
       if (this.#rowCount !== undefined) this.#rowCount.n += fresh;
     }
@@ -470,6 +490,24 @@ export class SqliteStore implements Store {
     // Closing checkpoints the WAL into the main file when this is the last connection.
     if (db?.open) db.close();
   }
+}
+
+/** Read-decide-write of one TransactRequest, inside a transaction the caller holds. */
+function apply<T>(sql: Statements, request: TransactRequest<T>, now: number, wrote: { any: boolean }): T {
+  const values = new Map<string, unknown>();
+  for (const key of request.keys) {
+    const found = sql.getValue.get(key, now);
+    values.set(key, found === undefined ? undefined : JSON.parse(found.value));
+  }
+  // Under the same write lock, so spend cannot move between this read and the commit.
+  for (const key of request.counters ?? []) values.set(key, sql.getCounter.get(key, now)?.value ?? 0);
+  const { writes, result } = request.decide(values, now);
+  for (const [key, value] of writes) {
+    if (value === undefined) sql.deleteValue.run(key);
+    else sql.putValue.run(key, JSON.stringify(value), request.expiresAt?.(key, now) ?? now + DAY);
+    wrote.any = true;
+  }
+  return result;
 }
 
 /** Brings the schema to SCHEMA_VERSION under the write lock, so processes opening together migrate once. */
