@@ -1,8 +1,34 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
-import { countChatTokens, countTextTokens, encodingFor, truncateToTokens } from './tokens.js';
+import {
+  countChatTokens,
+  countTextTokens,
+  encodingFor,
+  loadedEncodings,
+  loadVocabulary,
+  truncateToTokens,
+} from './tokens.js';
 
 describe('openai tokens', () => {
+  it('loads each vocabulary on the first count that needs it, not at import', () => {
+    assert.deepEqual(loadedEncodings(), []);
+    assert.equal(encodingFor('gpt-4o').name, 'o200k_base');
+    assert.deepEqual(loadedEncodings(), [], 'picking an encoding loads nothing');
+    assert.equal(countTextTokens('gpt-4o', 'Hello world'), 2);
+    assert.deepEqual(loadedEncodings(), ['o200k_base']);
+    assert.equal(countTextTokens('gpt-4', 'Hello world'), 2);
+    assert.deepEqual(loadedEncodings(), ['o200k_base', 'cl100k_base']);
+  });
+
+  it("builds exactly gpt-tokenizer's own vocabularies from its data files", () => {
+    const require = createRequire(import.meta.url);
+    for (const name of ['o200k_base', 'cl100k_base'] as const) {
+      const bundled = (require(`gpt-tokenizer/cjs/bpeRanks/${name}`) as { default: unknown[] }).default;
+      assert.deepStrictEqual(loadVocabulary(name), bundled, name);
+    }
+  });
+
   it('picks o200k for current models and cl100k for older and embedding models', () => {
     for (const model of ['gpt-4o', 'gpt-4o-mini-2024-07-18', 'gpt-4.1-nano', 'gpt-5', 'o3', 'o4-mini', 'who-knows']) {
       assert.equal(encodingFor(model).name, 'o200k_base', model);
@@ -63,6 +89,13 @@ describe('openai tokens', () => {
     assert.ok(text.startsWith(cut));
     assert.equal(truncateToTokens('gpt-4o', text, 1000), text);
     assert.equal(truncateToTokens('gpt-4o', text, 0), '');
+  });
+
+  it('counts a string the same the second time (from its cache)', () => {
+    const text = 'A system prompt that every call of a worker repeats, word for word.';
+    const first = countTextTokens('gpt-4o-mini', text);
+    assert.equal(countTextTokens('gpt-4o-mini', `${text}`), first);
+    assert.equal(encodingFor('gpt-4o-mini').encode(text).length, first);
   });
 
   it('is fast enough for metering (cached encoders)', () => {

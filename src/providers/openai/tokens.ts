@@ -1,21 +1,23 @@
 /**
  * Token counting for OpenAI models with a real BPE tokenizer (gpt-tokenizer).
  *
- * Metering, admission and the mock all count through here, so it has to be cheap:
- * both encoders are loaded once at import (about 0.4 s together) and picking one per
- * model is a cached string test, never a dynamic import on the request path.
+ * Metering, admission and the mock all count through here, so it has to be cheap, and it must
+ * not cost memory a sidecar never uses: each encoding (o200k_base about 35 MB resident,
+ * cl100k_base about 15 MB) is loaded synchronously on its first use (0.3-0.6 s), not at import. Picking one per model is a cached string test, and counts of strings that come back
+ * (a worker's fixed system prompt) are remembered in a small bounded memo.
  *
  * @example
  * import { countTextTokens, countChatTokens } from './tokens.js';
  * countTextTokens('gpt-4o-mini', 'Hello world');                  // 2
  * countChatTokens('gpt-4o-mini', [{ role: 'user', content: 'Hi' }]); // 8
  */
-import * as cl100k from 'gpt-tokenizer/encoding/cl100k_base';
-import * as o200k from 'gpt-tokenizer/encoding/o200k_base';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Memo } from './memo.js';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 
-/** One tokenizer, already loaded. */
+/** One tokenizer; its vocabulary is loaded on the first call that needs it. */
 export interface TokenEncoding {
   readonly name: EncodingName;
   encode(text: string): number[];
@@ -25,22 +27,129 @@ export interface TokenEncoding {
   count(text: string): number;
 }
 
+/** The part of gpt-tokenizer's per-encoding API used here. */
+interface EncodingApi {
+  encode(text: string, options: typeof PLAIN_TEXT): number[];
+  decode(tokens: Iterable<number>): string;
+  decodeGenerator(tokens: Iterable<number>): Generator<string, void, void>;
+  countTokens(text: string, options: typeof PLAIN_TEXT): number;
+  setMergeCacheSize(size: number): void;
+}
+
 // User text may contain '<|endoftext|>' and friends; OpenAI counts those as plain text
 // (tiktoken's disallowed_special=()), and a metering path must never throw on them.
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
-function makeEncoding(name: EncodingName, lib: typeof o200k): TokenEncoding {
+// ESM imports are eager, so the tokenizer is loaded through require, synchronously, on first use.
+const requireCjs = createRequire(import.meta.url);
+
+type Vocabulary = (string | number[])[];
+
+/**
+ * gpt-tokenizer's vocabulary for `name`, built from the `.tiktoken` file the package ships rather
+ * than by loading its generated module: compiling that 2 MB array literal leaves V8 and the
+ * allocator holding about 15 MB more (o200k) than building the same array from the data.
+ * Exactly the package's `bpeRanks` array: per rank, the token's text when its bytes are UTF-8
+ * that encodes back to as many bytes (a leading BOM does not), else its bytes.
+ */
+export function loadVocabulary(name: EncodingName): Vocabulary {
+  const data = readFileSync(requireCjs.resolve(`gpt-tokenizer/data/${name}.tiktoken`));
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const ranks: Vocabulary = [];
+  let bytes = new Uint8Array(256);
+  // Lines are `<base64 bytes> <rank>\n`, in rank order.
+  for (let start = 0; start < data.length; ) {
+    let end = data.indexOf(10, start);
+    if (end < 0) end = data.length;
+    const space = data.indexOf(32, start);
+    if (space > start && space < end) {
+      if (bytes.length < space - start) bytes = new Uint8Array(2 * (space - start));
+      const token = bytes.subarray(0, decodeBase64(data, start, space, bytes));
+      let rank = 0;
+      for (let i = space + 1; i < end; i++) rank = rank * 10 + ((data[i] as number) - 48);
+      let text: string | undefined;
+      try {
+        text = utf8.decode(token);
+      } catch {
+        text = undefined;
+      }
+      ranks[rank] = text !== undefined && Buffer.byteLength(text) === token.length ? text : Array.from(token);
+    }
+    start = end + 1;
+  }
+  return ranks;
+}
+
+const BASE64 = new Uint8Array(128);
+for (let i = 0; i < 64; i++) {
+  BASE64['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
+}
+
+/** Decodes the base64 text in `src[from, to)` into `out`; returns the byte count. */
+function decodeBase64(src: Uint8Array, from: number, to: number, out: Uint8Array): number {
+  let end = to;
+  while (end > from && src[end - 1] === 61) end--; // '=' padding
+  let n = 0;
+  let bits = 0;
+  let value = 0;
+  for (let i = from; i < end; i++) {
+    value = (value << 6) | (BASE64[src[i] as number] as number);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[n++] = (value >> bits) & 0xff;
+    }
+  }
+  return n;
+}
+
+interface GptEncodingClass {
+  getEncodingApi(name: EncodingName, ranks: () => Vocabulary): EncodingApi;
+}
+
+// gpt-tokenizer remembers the merges of up to 100,000 distinct rare words per encoding, about
+// 12 MB each once varied traffic fills it; 20,000 keeps the common ones for a fifth of that.
+const MERGE_CACHE_SIZE = 20_000;
+
+// Counts of strings that come back (seen three times: admission and the mock count each prompt
+// once per call, so a string of a single call is never kept) are remembered, about 2 MiB per
+// encoding. Strings over 16 Ki characters are always counted.
+const COUNT_CACHE_MAX_CHARS = 16_384;
+
+function makeEncoding(name: EncodingName): TokenEncoding {
+  let api: EncodingApi | undefined;
+  const lib = (): EncodingApi => {
+    if (api === undefined) {
+      const { GptEncoding } = requireCjs('gpt-tokenizer/cjs/GptEncoding') as { GptEncoding: GptEncodingClass };
+      const vocabulary = loadVocabulary(name);
+      api = GptEncoding.getEncodingApi(name, () => vocabulary);
+      loaded.add(name);
+      api.setMergeCacheSize(MERGE_CACHE_SIZE);
+    }
+    return api;
+  };
+  const counts = new Memo<number>({ maxBytes: 2 << 20, admitAfter: 3 });
   return {
     name,
-    encode: (text) => lib.encode(text, PLAIN_TEXT),
-    decode: (tokens) => lib.decode(tokens),
-    pieces: (tokens) => [...lib.decodeGenerator(tokens)],
-    count: (text) => (text.length === 0 ? 0 : lib.countTokens(text, PLAIN_TEXT)),
+    encode: (text) => lib().encode(text, PLAIN_TEXT),
+    decode: (tokens) => lib().decode(tokens),
+    pieces: (tokens) => [...lib().decodeGenerator(tokens)],
+    count(text) {
+      if (text.length === 0) return 0;
+      if (text.length > COUNT_CACHE_MAX_CHARS) return lib().countTokens(text, PLAIN_TEXT);
+      return counts.get(text) ?? counts.put(text, lib().countTokens(text, PLAIN_TEXT), 2 * text.length + 64);
+    },
   };
 }
 
-const O200K = makeEncoding('o200k_base', o200k);
-const CL100K = makeEncoding('cl100k_base', cl100k as typeof o200k);
+const loaded = new Set<EncodingName>();
+const O200K = makeEncoding('o200k_base');
+const CL100K = makeEncoding('cl100k_base');
+
+/** The encodings loaded so far (each is loaded by the first call that needs it). */
+export function loadedEncodings(): EncodingName[] {
+  return [...loaded];
+}
 
 // Older families use cl100k; everything newer (gpt-4o, 4.1, 4.5, 5, o-series, gpt-oss)
 // and anything unknown uses o200k, since new models have shipped on o200k since 2024.

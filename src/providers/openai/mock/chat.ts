@@ -5,8 +5,8 @@
 import { invalidRequest } from '../../../errors.js';
 import type { MockCall, ProviderReply } from '../../types.js';
 import { countChatTokens, countTextTokens } from '../tokens.js';
-import { type Completion, completeText, completeToolCall, type OutputFormat, type ToolSpec } from './generate.js';
-import { rngFrom, stableId } from './prng.js';
+import { answerFor, type Completion, cutAnswer, type OutputFormat, type ToolSpec } from './generate.js';
+import { memoId, rngFrom, stableId } from './prng.js';
 import { DONE_FRAME, dataFrame, epochSeconds, jsonReply, type MockContext, sseReply } from './reply.js';
 import {
   type Body,
@@ -166,8 +166,18 @@ function messageOf(choice: Choice) {
   };
 }
 
+// One fingerprint per (seed, model), hashed once; model names come from requests, so the cache is capped.
+const fingerprints = new Map<string, string>();
+
 export function fingerprint(seed: number, model: string): string {
-  return stableId('fp_', 10, seed, 'fingerprint', model).toLowerCase();
+  const key = `${seed}\0${model}`;
+  let fp = fingerprints.get(key);
+  if (fp === undefined) {
+    fp = stableId('fp_', 10, seed, 'fingerprint', model).toLowerCase();
+    if (fingerprints.size >= 1000) fingerprints.clear();
+    fingerprints.set(key, fp);
+  }
+  return fp;
 }
 
 export function chatCompletions(call: MockCall, ctx: MockContext): ProviderReply {
@@ -190,15 +200,17 @@ export function chatCompletions(call: MockCall, ctx: MockContext): ProviderReply
   // The answer depends on what was asked, not on how (stream, n, max_tokens): a truncated or
   // streamed answer is a prefix of / identical to the plain one.
   const input = JSON.stringify([messages, body.response_format ?? null, body.tools ?? null, body.tool_choice ?? null]);
+  // Names (seed, model, input) for the memos: a prompt sent again is not generated or hashed again.
+  const asked = `${ctx.seed}\0${model}\0${input}`;
+  const plan = { format, tools: toolPlan.tools, forced: toolPlan.forced };
   const choices: Choice[] = [];
   for (let i = 0; i < n; i++) {
-    const rng = rngFrom(ctx.seed, 'chat', model, input, i);
-    const completion =
-      toolPlan.forced === undefined
-        ? completeText(model, rng, format, maxTokens)
-        : completeToolCall(model, rng, toolPlan.tools, toolPlan.forced || undefined, maxTokens);
+    const whole = answerFor(`chat\0${i}\0${asked}`, model, () => rngFrom(ctx.seed, 'chat', model, input, i), plan);
+    const completion = cutAnswer(model, whole, maxTokens);
     const finishReason = completion.truncated ? 'length' : completion.tool ? 'tool_calls' : 'stop';
-    const callId = completion.tool ? stableId('call_', 24, ctx.seed, 'call', model, input, i) : undefined;
+    const callId = completion.tool
+      ? memoId(`call\0${i}\0${asked}`, () => stableId('call_', 24, ctx.seed, 'call', model, input, i))
+      : undefined;
     choices.push({ completion, callId, finishReason });
   }
 
@@ -208,7 +220,9 @@ export function chatCompletions(call: MockCall, ctx: MockContext): ProviderReply
   if (format.kind === 'json_schema') promptTokens += countTextTokens(model, JSON.stringify(format.schema));
   const completionTokens = choices.reduce((sum, c) => sum + c.completion.tokens, 0);
   const usage = usageOf(promptTokens, completionTokens);
-  const id = stableId('chatcmpl-', 29, ctx.seed, 'chat', model, input, n, maxTokens ?? 0);
+  const id = memoId(`chatcmpl\0${n}\0${maxTokens ?? 0}\0${asked}`, () =>
+    stableId('chatcmpl-', 29, ctx.seed, 'chat', model, input, n, maxTokens ?? 0),
+  );
   const created = epochSeconds(ctx);
   const systemFingerprint = fingerprint(ctx.seed, model);
 
@@ -244,9 +258,12 @@ export function chatCompletions(call: MockCall, ctx: MockContext): ProviderReply
       service_tier: 'default',
       system_fingerprint: systemFingerprint,
     };
-    const tail = includeUsage ? { usage: null } : {};
+    // Every chunk is `{...head, choices: [{index, delta, logprobs, finish_reason}], ...tail}`; the
+    // constant parts are serialised once and each chunk only writes its own delta.
+    const open = `data: ${JSON.stringify(head).slice(0, -1)},"choices":[{"index":`;
+    const close = includeUsage ? '}],"usage":null}\n\n' : '}]}\n\n';
     const chunk = (index: number, delta: object, finishReason: string | null = null) =>
-      dataFrame({ ...head, choices: [{ index, delta, logprobs: null, finish_reason: finishReason }], ...tail });
+      `${open}${index},"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finishReason === null ? 'null' : JSON.stringify(finishReason)}${close}`;
 
     for (const [index, choice] of choices.entries()) {
       const { completion } = choice;
@@ -270,7 +287,7 @@ export function chatCompletions(call: MockCall, ctx: MockContext): ProviderReply
         const piece = choice.completion.pieces[step];
         if (piece === undefined) continue;
         yield choice.completion.tool === undefined
-          ? chunk(index, { content: piece })
+          ? `${open}${index},"delta":{"content":${JSON.stringify(piece)}},"logprobs":null,"finish_reason":null${close}`
           : chunk(index, { tool_calls: [{ index: 0, function: { arguments: piece } }] });
       }
     }

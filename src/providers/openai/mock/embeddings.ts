@@ -4,9 +4,10 @@
  */
 import { invalidRequest } from '../../../errors.js';
 import type { MockCall, ProviderReply } from '../../types.js';
+import { Memo } from '../memo.js';
 import { encodingFor } from '../tokens.js';
-import { rngFrom } from './prng.js';
-import { jsonReply, type MockContext } from './reply.js';
+import { digest } from './prng.js';
+import { type MockContext, rawJsonReply } from './reply.js';
 import { missing, optionalInt, optionalString, requireBody, requireModel, wrongType } from './validate.js';
 
 const MAX_INPUTS = 2048;
@@ -73,27 +74,64 @@ function readInputs(model: string, input: unknown): Item[] {
   throw invalidInput();
 }
 
-/** A unit vector in `dims` dimensions; a shortened vector is the renormalised prefix of the full one, as with OpenAI. */
+// One vector's draws and its float32 values, reused by every call (3072 is the largest native
+// size): a vector is serialised as soon as it is made, and a fresh 6-12 KB buffer per call would
+// churn the allocator outside V8's heap, which grows resident memory.
+const draws = new Float64Array(3072);
+const vectorOut = new Float32Array(3072);
+const vectorBytes = Buffer.from(vectorOut.buffer, vectorOut.byteOffset, vectorOut.byteLength);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A unit vector in `dims` dimensions; a shortened vector is the renormalised prefix of the full
+ * one, as with OpenAI. The same draws as `rngFrom(...).gaussian()` per dimension, with the
+ * generator inlined: this loop is most of an embeddings call. The result is a view of
+ * `vectorOut`, valid until the next call.
+ */
 function embed(seed: number, model: string, text: string, dims: number): Float32Array {
-  const rng = rngFrom(seed, 'embedding', model, text);
-  const values = new Float64Array(dims);
+  let state = digest(seed, 'embedding', model, text).readUInt32LE(0);
   let sumSquares = 0;
   for (let i = 0; i < dims; i++) {
-    const v = rng.gaussian();
-    values[i] = v;
-    sumSquares += v * v;
+    // mulberry32, twice: u in (0, 1] so the log is finite, v in [0, 1).
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const u = 1 - ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    state = (state + 0x6d2b79f5) >>> 0;
+    t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const v = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const g = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    draws[i] = g;
+    sumSquares += g * g;
   }
   const scale = 1 / Math.sqrt(sumSquares);
-  const out = new Float32Array(dims);
-  for (let i = 0; i < dims; i++) out[i] = (values[i] ?? 0) * scale;
-  return out;
+  for (let i = 0; i < dims; i++) vectorOut[i] = (draws[i] as number) * scale;
+  return vectorOut.subarray(0, dims);
 }
 
-/** Little-endian float32 bytes, whatever the host's byte order. */
+/** Little-endian float32 bytes of `embed`'s latest vector, whatever the host's byte order. */
 function toBase64(vector: Float32Array): string {
-  const bytes = Buffer.allocUnsafe(vector.length * 4);
-  for (let i = 0; i < vector.length; i++) bytes.writeFloatLE(vector[i] ?? 0, i * 4);
+  const bytes = vectorBytes.subarray(0, vector.length * 4);
+  if (!LITTLE_ENDIAN) for (let i = 0; i < vector.length; i++) bytes.writeFloatLE(vector[i] ?? 0, i * 4);
   return bytes.toString('base64');
+}
+
+/**
+ * Vectors are pure functions of (seed, model, dims, text), and workers embed the same texts
+ * again (retries, re-indexing, shared chunks): the JSON text of those that come back is kept,
+ * about 4 MiB.
+ */
+const vectorJson = new Memo<string>({ maxBytes: 4 << 20 });
+
+/** The JSON text of one `embedding` value, as JSON.stringify writes it. */
+function embeddingJson(seed: number, model: string, text: string, dims: number, format: 'float' | 'base64'): string {
+  const key = `${format}\0${seed}\0${dims}\0${model}\0${text}`;
+  const cached = vectorJson.get(key);
+  if (cached !== undefined) return cached;
+  const vector = embed(seed, model, text, dims);
+  const json = format === 'base64' ? `"${toBase64(vector)}"` : JSON.stringify(Array.from(vector));
+  return vectorJson.put(key, json, key.length + json.length);
 }
 
 export function embeddings(call: MockCall, ctx: MockContext): ProviderReply {
@@ -132,18 +170,14 @@ export function embeddings(call: MockCall, ctx: MockContext): ProviderReply {
     throw invalidRequest(`Requested ${total} tokens, max ${MAX_REQUEST_TOKENS} tokens per request`, 'input');
   }
 
-  const data = items.map((item, index) => {
-    const vector = embed(ctx.seed, model, item.text, dims);
-    return {
-      object: 'embedding',
-      index,
-      embedding: format === 'base64' ? toBase64(vector) : Array.from(vector),
-    };
-  });
-  return jsonReply(
-    200,
-    { object: 'list', data, model, usage: { prompt_tokens: total, total_tokens: total } },
-    ctx.startedAt,
-    ctx.now,
-  );
+  // The body is JSON.stringify's text for { object, data, model, usage }, assembled around the
+  // cached vectors so they are not serialised again.
+  let json = '{"object":"list","data":[';
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index] as Item;
+    if (index > 0) json += ',';
+    json += `{"object":"embedding","index":${index},"embedding":${embeddingJson(ctx.seed, model, item.text, dims, format)}}`;
+  }
+  json += `],"model":${JSON.stringify(model)},"usage":{"prompt_tokens":${total},"total_tokens":${total}}}`;
+  return rawJsonReply(200, json, ctx.startedAt, ctx.now);
 }

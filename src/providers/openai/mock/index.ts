@@ -64,10 +64,17 @@ export function createOpenAIMock(settings: () => MockSettings, now: () => number
       if (operation === undefined) throw notFound(call.method, call.path);
 
       const current = settings();
-      const draw = rngFrom(current.seed, 'realism', calls++);
+      const index = calls++;
       const [low, high] = current.latencyMs;
-      const latency = high > low ? draw.int(Math.max(0, low), high) : Math.max(0, low);
-      const fails = draw.next() < current.errorRate;
+      let latency = Math.max(0, low);
+      let fails = false;
+      // Each call's draws come from its own hash, so a call that needs none skips the hash
+      // without shifting what later calls draw.
+      if (high > low || current.errorRate > 0) {
+        const draw = rngFrom(current.seed, 'realism', index);
+        if (high > low) latency = draw.int(Math.max(0, low), high);
+        fails = draw.next() < current.errorRate;
+      }
       await sleepFor(latency, call.signal);
       if (fails) return jsonReply(500, SERVER_ERROR, startedAt, now);
 

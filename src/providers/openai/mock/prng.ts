@@ -3,16 +3,21 @@
  * starting state, mulberry32 does the rest. Same MOCK_SEED + same input, same answer,
  * in every process and on every machine (Math.random would give neither).
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { Memo } from '../memo.js';
 
-/** SHA-256 over the parts, joined by NUL so ('ab','c') and ('a','bc') differ. */
+// One-shot hashing (Node 20.12+) skips the Hash object; older 20.x builds fall back to it.
+const sha256: (data: string) => Buffer =
+  typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('sha256', data, 'buffer')
+    : (data) => crypto.createHash('sha256').update(data).digest();
+
+/** SHA-256 over the parts, each followed by NUL so ('ab','c') and ('a','bc') differ. */
 export function digest(...parts: readonly (string | number)[]): Buffer {
-  const hash = createHash('sha256');
-  for (const part of parts) {
-    hash.update(String(part));
-    hash.update('\0');
-  }
-  return hash.digest();
+  // One string, one UTF-8 encoding: the same bytes as feeding the parts one by one.
+  let data = '';
+  for (const part of parts) data += `${part}\0`;
+  return sha256(data);
 }
 
 /** A small, fast, seedable generator. Not for secrets. */
@@ -79,4 +84,13 @@ export function stableHexId(prefix: string, length: number, ...parts: readonly (
   let hex = '';
   for (let round = 0; hex.length < length; round++) hex += digest(round, ...parts).toString('hex');
   return prefix + hex.slice(0, length);
+}
+
+// Stable ids (chat completion, call, response ids) hash the whole input; those of inputs that
+// come back are kept, about 1 MiB.
+const ids = new Memo<string>({ maxBytes: 1 << 20 });
+
+/** The id `make` derives, derived once for a `key` that names everything `make` hashes. */
+export function memoId(key: string, make: () => string): string {
+  return ids.get(key) ?? ids.put(key, make(), 2 * key.length + 192);
 }

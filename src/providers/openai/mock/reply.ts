@@ -2,13 +2,24 @@
  * Reply plumbing shared by the OpenAI mock's operations: OpenAI-like headers, JSON bodies,
  * paced and abortable SSE streams.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderReply } from '../../types.js';
 
+// Random bytes are drawn 4 KiB at a time and handed out 16 per id: one system call per 256 ids.
+const ID_BYTES = 16;
+const entropy = Buffer.alloc(ID_BYTES * 256);
+let entropyAt = entropy.length;
+
 /** OpenAI's request ids are random per call (`req_` + 32 hex), not part of the answer. */
 function requestId(): string {
-  return `req_${randomBytes(16).toString('hex')}`;
+  if (entropyAt === entropy.length) {
+    randomFillSync(entropy);
+    entropyAt = 0;
+  }
+  const id = `req_${entropy.toString('hex', entropyAt, entropyAt + ID_BYTES)}`;
+  entropyAt += ID_BYTES;
+  return id;
 }
 
 function baseHeaders(contentType: string, startedAt: number, now: () => number): Record<string, string> {
@@ -21,7 +32,12 @@ function baseHeaders(contentType: string, startedAt: number, now: () => number):
 }
 
 export function jsonReply(status: number, body: unknown, startedAt: number, now: () => number): ProviderReply {
-  return { status, headers: baseHeaders('application/json', startedAt, now), body: JSON.stringify(body) };
+  return rawJsonReply(status, JSON.stringify(body), startedAt, now);
+}
+
+/** A reply whose JSON text the caller already built (parts of it cached). */
+export function rawJsonReply(status: number, json: string, startedAt: number, now: () => number): ProviderReply {
+  return { status, headers: baseHeaders('application/json', startedAt, now), body: json };
 }
 
 /** OpenAI's error body, for errors that are answers (5xx faults, model_not_found) rather than TollgateErrors. */
@@ -60,7 +76,8 @@ export async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
 export async function* paced(frames: Iterable<string>, delayMs: number, signal: AbortSignal): AsyncGenerator<string> {
   let first = true;
   for (const frame of frames) {
-    if (!first && !(await pause(delayMs, signal))) return;
+    // Without a delay there is nothing to wait for: no timer, no extra await per frame.
+    if (!first && delayMs > 0 && !(await pause(delayMs, signal))) return;
     if (signal.aborted) return;
     first = false;
     yield frame;

@@ -6,8 +6,8 @@
 import { invalidRequest } from '../../../errors.js';
 import type { MockCall, ProviderReply } from '../../types.js';
 import { countChatTokens, countTextTokens } from '../tokens.js';
-import { type Completion, completeText, completeToolCall, type OutputFormat, type ToolSpec } from './generate.js';
-import { rngFrom, stableHexId, stableId } from './prng.js';
+import { answerFor, type Completion, cutAnswer, type OutputFormat, type ToolSpec } from './generate.js';
+import { memoId, rngFrom, stableHexId, stableId } from './prng.js';
 import { epochSeconds, eventFrame, jsonReply, type MockContext, sseReply } from './reply.js';
 import {
   type Body,
@@ -52,12 +52,12 @@ function checkInput(body: Body): unknown[] {
   return input;
 }
 
-function checkFormat(body: Body, promptText: string): OutputFormat {
+function checkFormat(body: Body, promptText: () => string): OutputFormat {
   const text = optionalObject(body, 'text');
   const format = text === undefined ? undefined : optionalObject(text, 'format');
   if (format === undefined || format.type === 'text') return { kind: 'text' };
   if (format.type === 'json_object') {
-    if (!/json/i.test(promptText)) {
+    if (!/json/i.test(promptText())) {
       throw invalidRequest(
         "Response input messages must contain the word 'json' in some form to use 'text.format' of type 'json_object'.",
         'input',
@@ -117,7 +117,7 @@ export function responses(call: MockCall, ctx: MockContext): ProviderReply {
   const maxOutputTokens = optionalInt(body, 'max_output_tokens', MIN_OUTPUT_TOKENS);
   checkSampling(body);
   const stream = optionalBool(body, 'stream') ?? false;
-  const format = checkFormat(body, JSON.stringify([instructions ?? '', body.input]));
+  const format = checkFormat(body, () => JSON.stringify([instructions ?? '', body.input]));
   const toolPlan = checkTools(body);
 
   const input = JSON.stringify([
@@ -127,11 +127,14 @@ export function responses(call: MockCall, ctx: MockContext): ProviderReply {
     body.tools ?? null,
     body.tool_choice ?? null,
   ]);
-  const rng = rngFrom(ctx.seed, 'responses', model, input);
-  const completion: Completion =
-    toolPlan.forced === undefined
-      ? completeText(model, rng, format, maxOutputTokens)
-      : completeToolCall(model, rng, toolPlan.tools, toolPlan.forced || undefined, maxOutputTokens);
+  // Names (seed, model, input) for the memos: a prompt sent again is not generated or hashed again.
+  const asked = `${ctx.seed}\0${model}\0${input}`;
+  const whole = answerFor(`responses\0${asked}`, model, () => rngFrom(ctx.seed, 'responses', model, input), {
+    format,
+    tools: toolPlan.tools,
+    forced: toolPlan.forced,
+  });
+  const completion: Completion = cutAnswer(model, whole, maxOutputTokens);
 
   const prompt = instructions === undefined ? items : [{ role: 'developer', content: instructions }, ...items];
   let inputTokens = countChatTokens(model, prompt);
@@ -145,11 +148,14 @@ export function responses(call: MockCall, ctx: MockContext): ProviderReply {
     total_tokens: inputTokens + completion.tokens,
   };
 
-  const id = stableHexId('resp_', 50, ctx.seed, 'responses', model, input, maxOutputTokens ?? 0);
+  const id = memoId(`resp\0${maxOutputTokens ?? 0}\0${asked}`, () =>
+    stableHexId('resp_', 50, ctx.seed, 'responses', model, input, maxOutputTokens ?? 0),
+  );
+  // The response id already names seed and input; these derive from it alone.
   const itemId = completion.tool
-    ? stableHexId('fc_', 50, ctx.seed, 'fc', id)
-    : stableHexId('msg_', 50, ctx.seed, 'msg', id);
-  const callId = stableId('call_', 24, ctx.seed, 'call', id);
+    ? memoId(`fc\0${ctx.seed}\0${id}`, () => stableHexId('fc_', 50, ctx.seed, 'fc', id))
+    : memoId(`msg\0${ctx.seed}\0${id}`, () => stableHexId('msg_', 50, ctx.seed, 'msg', id));
+  const callId = memoId(`call\0${ctx.seed}\0${id}`, () => stableId('call_', 24, ctx.seed, 'call', id));
   const createdAt = epochSeconds(ctx);
   const finalStatus = completion.truncated ? 'incomplete' : 'completed';
 
@@ -217,15 +223,21 @@ export function responses(call: MockCall, ctx: MockContext): ProviderReply {
     yield event('response.in_progress', { response: response('in_progress') });
     yield event('response.output_item.added', { output_index: 0, item: item('in_progress', '') });
     const at = { item_id: itemId, output_index: 0 };
+    // Delta events differ only in their delta and sequence number: the rest is serialised once.
+    const deltas = (type: string, fields: object, after: string) => {
+      const open = `event: ${type}\ndata: ${JSON.stringify({ type, ...fields }).slice(0, -1)},"delta":`;
+      const close = `${after},"sequence_number":`;
+      return (delta: string) => `${open}${JSON.stringify(delta)}${close}${sequence++}}\n\n`;
+    };
     if (completion.tool) {
-      for (const delta of completion.pieces) yield event('response.function_call_arguments.delta', { ...at, delta });
+      const delta = deltas('response.function_call_arguments.delta', at, '');
+      for (const piece of completion.pieces) yield delta(piece);
       yield event('response.function_call_arguments.done', { ...at, arguments: completion.text });
     } else {
       const part = { ...at, content_index: 0 };
       yield event('response.content_part.added', { ...part, part: outputText('') });
-      for (const delta of completion.pieces) {
-        yield event('response.output_text.delta', { ...part, delta, logprobs: [] });
-      }
+      const delta = deltas('response.output_text.delta', part, ',"logprobs":[]');
+      for (const piece of completion.pieces) yield delta(piece);
       yield event('response.output_text.done', { ...part, text: completion.text, logprobs: [] });
       yield event('response.content_part.done', { ...part, part: outputText(completion.text) });
     }

@@ -144,12 +144,25 @@ export function sentence(rng: Rng): string {
   return `${text}.`;
 }
 
-/** Sentences until `countTokens` reaches `targetTokens` (the last sentence may overshoot). */
-export function paragraph(rng: Rng, targetTokens: number, countTokens: (text: string) => number): string {
+/**
+ * Sentences until the text reaches `targetTokens` (the last sentence may overshoot), with the
+ * text's tokens. Each sentence is encoded once, on its own: a sentence ends in '.' and the next
+ * one starts with ' ' and a capital, a boundary every OpenAI pre-tokenizer splits at, so the
+ * sentences' tokens joined are exactly the tokens of the whole text.
+ */
+export function paragraph(
+  rng: Rng,
+  targetTokens: number,
+  encode: (text: string) => number[],
+): { text: string; tokens: number[] } {
   let text = sentence(rng);
-  // Counting the whole text each round is quadratic, but texts are at most a few hundred tokens.
-  while (countTokens(text) < targetTokens) text += ` ${sentence(rng)}`;
-  return text;
+  const tokens = encode(text);
+  while (tokens.length < targetTokens) {
+    const next = ` ${sentence(rng)}`;
+    text += next;
+    for (const token of encode(next)) tokens.push(token);
+  }
+  return { text, tokens };
 }
 
 /** A short phrase of 1..maxWords words, for JSON string values and titles. */
