@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { type AdminDeps, adminRoutes } from './admin/index.js';
 import { invalidRequest, notFound, type ProviderShape, TollgateError } from './errors.js';
 import { type HealthDeps, healthRoutes } from './health/index.js';
 import type { ProviderAdapter } from './providers/adapter.js';
-import { type ProxyDeps, type ProxyEnv, proxyHandler } from './proxy/handler.js';
+import { type ProxyDeps, type ProxyEnv, type ProxyRoute, proxyHandler } from './proxy/handler.js';
+import { RouteTable } from './proxy/routes.js';
 
 /** A worker's correlation id is used as given when it is ≤128 of [A-Za-z0-9._:-] (contract section 4). */
 export const VALID_CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -27,22 +29,42 @@ export const correlationId = ({
 /** Dot segments, encoded slashes/dots and backslashes never reach routing or an upstream. */
 const PATH_TRICK = /(?:^|\/)\.\.?(?:\/|$)|%2e|%2f|%5c|\\|%00/i;
 
+/** Whether a raw path is refused by the path guard (the proxy's fast path asks before routing). */
+export const pathRefused = (path: string): boolean => PATH_TRICK.test(path) || path.includes('//');
+
 export const pathGuard = (): MiddlewareHandler<ProxyEnv> =>
   async function pathGuard(c, next) {
     const raw = c.env.incoming.url ?? '/';
     const q = raw.indexOf('?');
     const path = q === -1 ? raw : raw.slice(0, q);
-    if (PATH_TRICK.test(path) || path.includes('//')) {
+    if (pathRefused(path)) {
       throw invalidRequest('The request path contains dot segments, encoded separators or empty segments');
     }
     await next();
   };
 
+const PASSTHROUGH = {
+  operation: 'passthrough',
+  method: '*',
+  pattern: '/*',
+  body: 'stream',
+  metered: false,
+} as const;
+
+/** Every provider's routes and pass-through as one table of proxy handlers. */
+export function proxyRoutes(deps: ProxyDeps, providers: readonly ProviderAdapter[]): RouteTable<ProxyRoute> {
+  const table = new RouteTable<ProxyRoute>();
+  for (const adapter of providers) {
+    table.addAdapter(adapter, (route, path) => proxyHandler(deps, adapter, route, path), PASSTHROUGH);
+  }
+  return table;
+}
+
 const shapeOf = (path: string): ProviderShape => (path.startsWith('/llamaparse') ? 'llamaparse' : 'openai');
 
 export interface AppDeps {
-  proxy: ProxyDeps;
-  providers: readonly ProviderAdapter[];
+  /** The proxied routes (see proxyRoutes); server.ts serves them before the app, this app serves the rest. */
+  routes: RouteTable<ProxyRoute>;
   admin: AdminDeps;
   health: HealthDeps;
   /** Prometheus text for GET /metrics. */
@@ -66,20 +88,18 @@ export function createApp(deps: AppDeps): Hono<ProxyEnv> {
   }
   app.route('/admin', adminRoutes(deps.admin));
 
-  for (const adapter of deps.providers) {
-    for (const route of adapter.routes) {
-      const path = adapter.prefix + route.pattern;
-      app.on(route.method, path, proxyHandler(deps.proxy, adapter, route, path));
-    }
-    const passthrough = {
-      operation: 'passthrough',
-      method: '*',
-      pattern: '/*',
-      body: 'stream',
-      metered: false,
-    } as const;
-    app.all(`${adapter.prefix}/*`, proxyHandler(deps.proxy, adapter, passthrough, `${adapter.prefix}/*`));
-  }
+  // Proxied routes are served by the route table in server.ts before this app is asked (no Request or
+  // Context per call); the app answers what that table leaves: refused paths, unknown routes, errors.
+  const proxies = deps.routes;
+  app.all('*', async (c) => {
+    const { incoming, outgoing } = c.env;
+    const url = incoming.url ?? '/';
+    const q = url.indexOf('?');
+    const matched = proxies.match(c.req.method, q === -1 ? url : url.slice(0, q));
+    if (matched === undefined) return c.notFound();
+    await matched.handler(incoming, outgoing, matched.params);
+    return RESPONSE_ALREADY_SENT;
+  });
 
   app.notFound((c) => {
     const res = notFound(c.req.method, c.req.path).getResponse(shapeOf(c.req.path));

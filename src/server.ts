@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { DestinationStream } from 'pino';
-import { createApp, VALID_CORRELATION_ID } from './app.js';
+import { createApp, pathRefused, proxyRoutes, VALID_CORRELATION_ID } from './app.js';
 import {
   type Config,
   ConfigError,
@@ -285,9 +285,9 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
   const budgetTimer = setInterval(() => void refreshBudgets(), 5000);
   budgetTimer.unref();
 
+  const routes = proxyRoutes(proxy, providers);
   const app = createApp({
-    proxy,
-    providers,
+    routes,
     admin: {
       config: source,
       modes,
@@ -374,6 +374,23 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       });
       if (draining) res.setHeader('connection', 'close');
       sanitize(req, res, hostHeader);
+      // Proxied calls go straight to their handler; refused paths, unknown routes, admin and health to the app.
+      const url = req.url as string;
+      if (url.startsWith('/openai/') || url.startsWith('/llamaparse/')) {
+        const q = url.indexOf('?');
+        const path = q === -1 ? url : url.slice(0, q);
+        const matched = pathRefused(path) ? undefined : routes.match(req.method ?? 'GET', path);
+        if (matched !== undefined) {
+          matched.handler(req, res, matched.params).catch((err: unknown) => {
+            log.error({ err, path }, 'unhandled error');
+            if (res.headersSent) return void res.destroy();
+            const shape = path.startsWith('/llamaparse') ? 'llamaparse' : 'openai';
+            const error = new TollgateError(500, 'internal_error', 'The sidecar failed to handle this request');
+            res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(error.body(shape)));
+          });
+          return;
+        }
+      }
       void listener(req, res);
     },
   );

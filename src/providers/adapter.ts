@@ -89,6 +89,11 @@ export interface ProviderAdapter {
    * undefined for operations that are not admitted (status polls, model lists).
    */
   worstCase?(operation: string, json: unknown, reserveOutputTokens: number): WorstCase | undefined;
+  /**
+   * A cheap upper bound of `worstCase` (never below it) from the raw body, without the tokenizer:
+   * admission reserves this and asks for the exact worst case only when the bound would be refused.
+   */
+  worstCaseBound?(operation: string, json: unknown, raw: Buffer, reserveOutputTokens: number): WorstCase | undefined;
   /** Counts output tokens of text a stream delivered before it was cut short. */
   countTokens?(model: string | undefined, text: string): number;
   /** A ledger id that books the call once fleet-wide (LlamaParse: once per job); default: one row per call. */

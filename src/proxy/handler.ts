@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import type { Context } from 'hono';
 import type { Config, Mode, Provider } from '../config/schema.js';
 import {
   invalidJson,
@@ -50,6 +48,13 @@ export type ProxyEnv = {
   Variables: { correlationId: string };
 };
 
+/** One proxied route: the raw Node request and response, and the route's parameters. */
+export type ProxyRoute = (
+  incoming: IncomingMessage,
+  outgoing: ServerResponse,
+  params: Record<string, string>,
+) => Promise<void>;
+
 /** Bodies of non-streamed metered answers are held (to put the cost in a header) up to this size. */
 const HOLD_LIMIT = 8 * 1024 * 1024;
 
@@ -94,36 +99,96 @@ function drained(res: ServerResponse): Promise<void> {
 }
 
 /**
+ * Reads a whole body with events (cheaper than async iteration), up to `limit` bytes: `rest` is set
+ * when the body is larger, holding what was read and the stream to go on with.
+ */
+function collect(
+  body: Readable,
+  limit: number,
+): Promise<{ whole: Buffer; rest: undefined } | { whole: undefined; rest: Buffer[] }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        body.pause();
+        resolve({ whole: undefined, rest: chunks });
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve({ whole: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size), rest: undefined });
+    };
+    const onError = (e: Error) => {
+      cleanup();
+      reject(e);
+    };
+    const onClose = () => {
+      if (!body.readableEnded) onError(Object.assign(new Error('upstream body closed early'), { name: 'AbortError' }));
+    };
+    const cleanup = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+  });
+}
+
+const decodePath = (raw: string) => {
+  if (!raw.includes('%')) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+};
+
+/**
  * The proxy handler for one route of one provider: decides who answers (mode, circuit, fallback),
  * relays the answer chunk by chunk, and reports a CallRecord. It writes to the Node response itself,
  * so upstream bytes go out without being re-buffered.
  */
-export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: RouteSpec, routePath: string) {
+export function proxyHandler(
+  deps: ProxyDeps,
+  adapter: ProviderAdapter,
+  route: RouteSpec,
+  routePath: string,
+): ProxyRoute {
   const provider = adapter.name;
   const mock = () => deps.mocks[provider];
+  const genAiOperation = adapter.genAiOperation(route.operation);
+  const fixedTemplate = route.method === '*' ? undefined : `${route.method} ${routePath}`;
 
-  return async function proxy(c: Context<ProxyEnv>) {
-    const { incoming, outgoing } = c.env;
-    const cfg = deps.config();
-    const template = `${c.req.method} ${routePath}`;
+  return async function proxy(incoming, outgoing, params) {
     const started = performance.now();
+    const cfg = deps.config();
+    const method = incoming.method ?? 'GET';
+    const template = fixedTemplate ?? `${method} ${routePath}`;
     const rawUrl = incoming.url ?? '/';
     const q = rawUrl.indexOf('?');
     const search = q === -1 ? '' : rawUrl.slice(q);
     // Forward the path as the worker encoded it (pathGuard has refused dot segments and encoded separators);
-    // c.req.path is decoded and would turn %20 into a raw space the upstream request cannot carry.
+    // A decoded path would turn %20 into a raw space the upstream request cannot carry.
     const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
     const rest = rawPath.slice(adapter.prefix.length) || '/';
     const call: CallRecord = {
-      correlationId: c.get('correlationId'),
+      correlationId: incoming.headers['x-correlation-id'] as string,
       traceId: '',
       spanId: '',
       provider,
       operation: route.operation,
-      genAiOperation: adapter.genAiOperation(route.operation),
+      genAiOperation,
       route: template,
-      method: c.req.method,
-      path: c.req.path,
+      method,
+      path: decodePath(rawPath),
       mode: deps.modes.get(provider),
       servedBy: 'mock',
       fallbackReason: undefined,
@@ -141,23 +206,31 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       unpriced: false,
       limitedBy: undefined,
     };
-    const aborter = new AbortController();
-    // The upstream call has its own controller: its timeout must not cancel a mock fallback.
-    const upstreamAbort = new AbortController();
+    // Controllers are made only when something can be cancelled (a mock answer, an upstream call).
+    // The upstream call has its own: its timeout must not cancel a mock fallback.
+    let aborter: AbortController | undefined;
+    let upstreamAbort: AbortController | undefined;
     const onClose = () => {
       if (!outgoing.writableFinished) {
         call.aborted = true;
-        aborter.abort();
-        upstreamAbort.abort();
+        aborter?.abort();
+        upstreamAbort?.abort();
       }
     };
     outgoing.once('close', onClose);
-    deps.tracer.server(call);
     let span: CallSpan | undefined;
     let spooled: Spooled | undefined;
-    let params: Record<string, string> = {};
     let admission: Admission | undefined;
     let worst: WorstCase | undefined;
+    /** The exact worst case (tokenizer counts), when admission reserved only a bound. */
+    let exactWorst: (() => WorstCase) | undefined;
+    const exact = (): WorstCase | undefined => {
+      if (exactWorst !== undefined) {
+        worst = exactWorst();
+        exactWorst = undefined;
+      }
+      return worst;
+    };
     let limitHeaders: Record<string, string> = {};
     let finished = false;
 
@@ -177,6 +250,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         const u = call.usage ?? emptyUsage();
         if (!u.reported && worst !== undefined) {
           // No usage from the provider (a stream cut short): count what was delivered, never book zero.
+          worst = exact() as WorstCase;
           u.inputTokens = worst.inputTokens;
           u.outputTokens = adapter.countTokens?.(u.model ?? call.model, u.deliveredText ?? '') ?? 0;
         }
@@ -206,7 +280,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         }
       }
       if (admission !== undefined) {
-        await admission.settle({ row, tokens: row ? tokens : (worst?.inputTokens ?? 0), pages });
+        await admission.settle({ row, tokens: row ? tokens : (exact()?.inputTokens ?? 0), pages });
       } else if (row !== undefined) {
         const fresh = await deps.limiter.book(row, { provider, model: call.model, pages });
         // A job read a second time was booked already: this call adds nothing.
@@ -228,7 +302,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
     const writeWhole = (status: number, headers: OutgoingHttpHeaders, body: string | Uint8Array) => {
       call.status = status;
       headers['content-length'] = chunkBytes(body);
-      outgoing.writeHead(status, { ...headers, ...ours() });
+      outgoing.writeHead(status, Object.assign(headers, ours()));
       call.firstChunkMs = performance.now() - started;
       outgoing.end(body);
     };
@@ -251,7 +325,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         if (head) return;
         head = true;
         call.status = status;
-        outgoing.writeHead(status, { ...headers, ...ours() });
+        outgoing.writeHead(status, Object.assign(headers, ours()));
       };
       try {
         for await (const chunk of body) {
@@ -266,7 +340,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         if (!head && !call.aborted) throw upstreamBodyFailure(e);
         throw e;
       }
-      if (aborter.signal.aborted) return;
+      if (call.aborted) return;
       const tail = onEnd?.();
       call.status = status;
       await finish();
@@ -278,7 +352,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
     /** An upstream body that failed before anything reached the worker: a transport failure like any other. */
     const upstreamBodyFailure = (e: unknown) => {
       if (e instanceof TollgateError || e instanceof UpstreamFailure) return e;
-      const timedOut = upstreamAbort.signal.aborted && !call.aborted;
+      const timedOut = upstreamAbort?.signal.aborted === true && !call.aborted;
       return classify(e, timedOut) ?? e;
     };
 
@@ -322,56 +396,60 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       }
       if (route.metered && isJsonType(ct)) {
         // Hold small whole answers so the usage (and cost) is known before the headers go out.
-        const parts: (string | Uint8Array)[] = [];
-        let size = 0;
-        const it = iterate(body)[Symbol.asyncIterator]();
-        for (;;) {
-          let next: IteratorResult<string | Uint8Array>;
+        let text: string | undefined;
+        let rest: (string | Uint8Array)[] | undefined;
+        if (typeof body === 'string') text = body;
+        else if (body instanceof Uint8Array)
+          text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString();
+        else if (body === null) text = '';
+        else if (typeof (body as Readable).on === 'function') {
+          let got: Awaited<ReturnType<typeof collect>>;
           try {
-            next = await it.next();
+            got = await collect(body as Readable, HOLD_LIMIT);
           } catch (e) {
             throw call.aborted ? e : upstreamBodyFailure(e);
           }
-          if (next.done) {
-            const text = parts.map((p) => (typeof p === 'string' ? p : Buffer.from(p).toString('utf8'))).join('');
-            try {
-              call.usage = adapter.usageFromJson(route.operation, JSON.parse(text));
-            } catch {
-              // Not JSON after all: relay as is, unmetered.
-            }
-            delete headers['content-encoding'];
-            call.status = status;
-            try {
-              await finish();
-            } catch (e) {
-              // The ledger could not take the row: the worker must not hold an answer it lacks.
-              throw new TollgateError(
-                503,
-                'state_unavailable',
-                'The spend ledger could not be written; the answer was withheld',
-                { cause: e },
-              );
-            }
-            if (call.costUsd !== undefined)
-              headers['x-tollgate-cost-usd'] = call.costUsd.toFixed(9).replace(/\.?0+$/, '') || '0';
-            writeWhole(status, headers, text);
-            return;
+          if (got.whole !== undefined) text = got.whole.toString('utf8');
+          else rest = got.rest;
+        } else {
+          const parts: (string | Uint8Array)[] = [];
+          for await (const part of body as AsyncIterable<string | Uint8Array>) parts.push(part);
+          text = parts.map((p) => (typeof p === 'string' ? p : Buffer.from(p).toString('utf8'))).join('');
+        }
+        if (text !== undefined) {
+          try {
+            call.usage = adapter.usageFromJson(route.operation, JSON.parse(text));
+          } catch {
+            // Not JSON after all: relay as is, unmetered.
           }
-          parts.push(next.value);
-          size += chunkBytes(next.value);
-          if (size > HOLD_LIMIT) break;
+          delete headers['content-encoding'];
+          call.status = status;
+          try {
+            await finish();
+          } catch (e) {
+            // The ledger could not take the row: the worker must not hold an answer it lacks.
+            throw new TollgateError(
+              503,
+              'state_unavailable',
+              'The spend ledger could not be written; the answer was withheld',
+              { cause: e },
+            );
+          }
+          if (call.costUsd !== undefined)
+            headers['x-tollgate-cost-usd'] = call.costUsd.toFixed(9).replace(/\.?0+$/, '') || '0';
+          writeWhole(status, headers, text);
+          return;
         }
         // Too large to hold: relay what we have and the rest as it comes.
+        const stream = body as Readable;
+        const held = rest ?? [];
         await relay(
           status,
           headers,
           (async function* () {
-            yield* parts;
-            for (;;) {
-              const next = await it.next();
-              if (next.done) return;
-              yield next.value;
-            }
+            yield* held;
+            stream.resume();
+            yield* stream;
           })(),
         );
         return;
@@ -434,7 +512,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         call.model = adapter.requestModel(route.operation, json);
         call.stream = json.stream === true;
       }
-      span = deps.tracer.start(call, incoming.headers);
+      span = deps.tracer.start(call, incoming.headers, started);
       const uploadCap = provider === 'llamaparse' ? cfg.maxUploadBytes : cfg.maxBodyBytes;
       const hasBody = route.body === 'stream' && incoming.method !== 'GET' && incoming.method !== 'HEAD';
 
@@ -444,10 +522,12 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       const serveMock = async (reason?: FallbackReason) => {
         call.servedBy = 'mock';
         call.fallbackReason = reason;
-        if (route.operation === 'passthrough') throw notFound(c.req.method, c.req.path);
+        if (route.operation === 'passthrough') throw notFound(method, call.path);
+        aborter ??= new AbortController();
+        if (call.aborted) aborter.abort();
         const reply = await mock().handle({
           operation: route.operation,
-          method: c.req.method,
+          method,
           path: adapter.mockPath(rest),
           params,
           query: new URLSearchParams(search),
@@ -460,44 +540,61 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         await deliver(reply.status, { ...reply.headers }, reply.body, prepared?.stripUsage === true);
       };
 
-      params = c.req.param() as Record<string, string>;
-      worst = route.metered ? adapter.worstCase?.(route.operation, json, cfg.reserveOutputTokens) : undefined;
+      if (route.metered) {
+        // Admission reserves a cheap upper bound of the prompt (its bytes) and runs the tokenizer only
+        // when that bound would be refused; the exact count is used wherever a count is booked.
+        const bound =
+          raw !== undefined ? adapter.worstCaseBound?.(route.operation, json, raw, cfg.reserveOutputTokens) : undefined;
+        if (bound !== undefined) {
+          worst = bound;
+          exactWorst = () => adapter.worstCase?.(route.operation, json, cfg.reserveOutputTokens) ?? bound;
+        } else worst = adapter.worstCase?.(route.operation, json, cfg.reserveOutputTokens);
+      }
       if (worst !== undefined) {
-        admission = await deps.limiter
-          .admit({
-            id: randomUUID(),
-            provider,
-            model: call.model ?? worst.model,
-            tokens: worst.inputTokens + worst.outputTokens,
-            pages: worst.pages,
-            worstUsd: deps.meter.worst(provider, worst.model, worst.pages || worst.inputTokens, worst.outputTokens),
-            budgeted: mode !== 'mock' || cfg.budgets.includeMock,
-            mayDegrade: mode === 'hybrid',
-          })
-          .catch((e: unknown) => {
-            if (e instanceof TollgateError) throw e;
-            // The store could not decide: refuse clearly rather than run an unmetered call.
-            throw new TollgateError(503, 'state_unavailable', 'The limits store could not admit this call', {
-              cause: e,
-            });
+        const w = worst;
+        const worstUsd = (c: WorstCase) =>
+          deps.meter.worst(provider, c.model, c.pages || c.inputTokens, c.outputTokens);
+        const request = {
+          id: randomUUID(),
+          provider,
+          model: call.model ?? w.model,
+          tokens: w.inputTokens + w.outputTokens,
+          pages: w.pages,
+          worstUsd: worstUsd(w),
+          budgeted: mode !== 'mock' || cfg.budgets.includeMock,
+          mayDegrade: mode === 'hybrid',
+          refine:
+            exactWorst === undefined
+              ? undefined
+              : () => {
+                  const e = exact() as WorstCase;
+                  return { tokens: e.inputTokens + e.outputTokens, worstUsd: worstUsd(e) };
+                },
+        };
+        admission = await deps.limiter.admit(request).catch((e: unknown) => {
+          if (e instanceof TollgateError) throw e;
+          // The store could not decide: refuse clearly rather than run an unmetered call.
+          throw new TollgateError(503, 'state_unavailable', 'The limits store could not admit this call', {
+            cause: e,
           });
+        });
         limitHeaders = admission.headers;
         if (admission.budgetExceeded !== undefined) {
           call.limitedBy = 'budget';
           await serveMock('budget_exceeded');
-          return RESPONSE_ALREADY_SENT;
+          return;
         }
       }
       if (mode === 'mock' || adapter.mockOwns?.(mock(), route.operation, params)) {
         await serveMock();
-        return RESPONSE_ALREADY_SENT;
+        return;
       }
 
       const pcfg = cfg.providers[provider];
       const key = pcfg.apiKey;
       if (mode === 'hybrid' && key === undefined && !cfg.forwardClientAuth) {
         await serveMock('no_api_key');
-        return RESPONSE_ALREADY_SENT;
+        return;
       }
       const circuit = deps.circuits[provider];
       const healthy = deps.providerHealthy?.(provider) ?? true;
@@ -505,7 +602,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       if (!permit.allowed) {
         if (mode === 'hybrid') {
           await serveMock('circuit_open');
-          return RESPONSE_ALREADY_SENT;
+          return;
         }
         throw providerUnavailable(provider, circuit.retryAfterMs() / 1000);
       }
@@ -513,8 +610,7 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       const headers = upstreamHeaders(incoming.headers, cfg.forwardClientAuth);
       if (!cfg.forwardClientAuth && key !== undefined) Object.assign(headers, adapter.authHeaders(key));
       headers['x-correlation-id'] = call.correlationId;
-      const traceparent = span.traceparent();
-      if (traceparent !== undefined) headers.traceparent = traceparent;
+      headers.traceparent = span.upstream(method, pcfg.upstreamUrl, rest + search);
       if (route.metered) headers['accept-encoding'] = 'identity';
       let body: Buffer | Readable | null = null;
       if (raw !== undefined) {
@@ -534,20 +630,20 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       }
 
       let res: UpstreamResponse;
+      upstreamAbort = new AbortController();
+      if (call.aborted) upstreamAbort.abort();
       try {
-        const target = span.with(() =>
-          deps.upstreams.request(
-            provider,
-            {
-              baseUrl: pcfg.upstreamUrl,
-              connectTimeoutMs: cfg.upstream.connectTimeoutMs,
-              timeoutMs: cfg.upstream.timeoutMs,
-            },
-            { method: c.req.method, path: rest + search, headers, body, abort: upstreamAbort },
-          ),
+        res = await deps.upstreams.request(
+          provider,
+          {
+            baseUrl: pcfg.upstreamUrl,
+            connectTimeoutMs: cfg.upstream.connectTimeoutMs,
+            timeoutMs: cfg.upstream.timeoutMs,
+          },
+          { method, path: rest + search, headers, body, abort: upstreamAbort },
         );
-        res = await target;
       } catch (e) {
+        span.upstreamEnd(undefined, e instanceof UpstreamFailure ? e.reason : 'error');
         // A body refused on the way up (over the size cap) is the worker's error, not the provider's.
         const bodyError = body !== null && !Buffer.isBuffer(body) ? body.errored : null;
         if (bodyError instanceof TollgateError) {
@@ -556,9 +652,9 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         }
         if (e instanceof UpstreamFailure) {
           circuit.failure();
-          if (mode === 'hybrid' && !aborter.signal.aborted) {
+          if (mode === 'hybrid' && !call.aborted) {
             await serveMock(e.reason);
-            return RESPONSE_ALREADY_SENT;
+            return;
           }
           throw e.reason === 'upstream_timeout' ? upstreamTimeout(provider, e) : upstreamUnreachable(provider, e);
         }
@@ -572,11 +668,12 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       if (res.status >= 500) circuit.failure();
       else if (res.status === 429) circuit.success();
       if (mode === 'hybrid' && (res.status >= 500 || res.status === 429)) {
+        span.upstreamEnd(res.status);
         // Discard the failed answer; its stream errors on destroy, which must not become an uncaught error.
         res.body.on('error', () => {});
         res.body.destroy();
         await serveMock(res.status === 429 ? 'upstream_429' : 'upstream_5xx');
-        return RESPONSE_ALREADY_SENT;
+        return;
       }
       if (res.status >= 400) call.errorType = String(res.status);
       try {
@@ -586,8 +683,10 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
           res.body,
           prepared?.stripUsage === true,
         );
+        span.upstreamEnd(res.status);
         if (res.status < 500 && res.status !== 429) circuit.success();
       } catch (e) {
+        span.upstreamEnd(res.status, call.aborted ? 'aborted' : 'body_failed');
         if (!(e instanceof UpstreamFailure) && (call.aborted || !(e instanceof Error))) throw e;
         const failure = e instanceof UpstreamFailure ? e : upstreamBodyFailure(e);
         if (!(failure instanceof UpstreamFailure)) throw e;
@@ -596,14 +695,14 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
         if (outgoing.headersSent) throw failure;
         if (mode === 'hybrid') {
           await serveMock(failure.reason);
-          return RESPONSE_ALREADY_SENT;
+          return;
         }
         throw failure.reason === 'upstream_timeout'
           ? upstreamTimeout(provider, failure)
           : upstreamUnreachable(provider, failure);
       }
     } catch (e) {
-      if (!(aborter.signal.aborted && !(e instanceof TollgateError))) sendError(e);
+      if (!(call.aborted && !(e instanceof TollgateError))) sendError(e);
       else if (!outgoing.destroyed) outgoing.destroy();
     } finally {
       try {
@@ -616,9 +715,8 @@ export function proxyHandler(deps: ProxyDeps, adapter: ProviderAdapter, route: R
       void spooled?.cleanup();
       call.durationMs = performance.now() - started;
       if (call.status === 0) call.status = 499;
-      (span ?? deps.tracer.start(call, incoming.headers)).end(call);
+      (span ?? deps.tracer.start(call, incoming.headers, started)).end(call);
       deps.onCallEnd(call);
     }
-    return RESPONSE_ALREADY_SENT;
   };
 }

@@ -33,8 +33,10 @@ const REPLACED_UPSTREAM = new Set([
   'cookie',
 ]);
 
-const listed = (connection: string | string[] | undefined): Set<string> => {
-  if (connection === undefined) return new Set();
+const NONE: ReadonlySet<string> = new Set();
+const listed = (connection: string | string[] | undefined): ReadonlySet<string> => {
+  // `keep-alive` and `close` name no header to drop: the common case builds nothing.
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return NONE;
   const v = Array.isArray(connection) ? connection.join(',') : connection;
   return new Set(v.split(',').map((s) => s.trim().toLowerCase()));
 };
@@ -67,6 +69,21 @@ export function downstreamHeaders(incoming: IncomingHttpHeaders, dropLength: boo
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
+// Ids are cut from a pool of random bytes refilled 4 KiB at a time: one randomBytes call per call is
+// a syscall-sized cost on the hot path.
+const POOL_SIZE = 4096;
+let pool = randomBytes(POOL_SIZE);
+let offset = 0;
+function randomHex(bytes: number): string {
+  if (offset + bytes > POOL_SIZE) {
+    pool = randomBytes(POOL_SIZE);
+    offset = 0;
+  }
+  const hex = pool.toString('hex', offset, offset + bytes);
+  offset += bytes;
+  return hex;
+}
+
 /**
  * A W3C traceparent for the upstream call that continues the worker's trace (or starts one),
  * with a fresh span id as parent. Replaced by the OTel context when tracing is set up.
@@ -77,8 +94,8 @@ export function continueTrace(incoming: string | string[] | undefined): {
   header: string;
 } {
   const m = typeof incoming === 'string' ? TRACEPARENT.exec(incoming.trim()) : null;
-  const traceId = m && m[1] !== '0'.repeat(32) ? m[1]! : randomBytes(16).toString('hex');
-  const spanId = randomBytes(8).toString('hex');
+  const traceId = m && m[1] !== '0'.repeat(32) ? m[1]! : randomHex(16);
+  const spanId = randomHex(8);
   const flags = m ? m[3]! : '01';
   return { traceId, spanId, header: `00-${traceId}-${spanId}-${flags}` };
 }

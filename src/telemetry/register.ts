@@ -1,10 +1,8 @@
 /**
- * Preloaded with `node --import ./dist/telemetry/register.js`: registers the ESM loader hook the
- * instrumentations need, then starts the OpenTelemetry SDK before any app module is imported
- * (otherwise the HTTP server spans go missing under ESM).
+ * Preloaded with `node --import ./dist/telemetry/register.js`: starts the OpenTelemetry SDK (when an
+ * OTLP endpoint is configured) before any app module is imported, so the tracer the proxy takes is the
+ * SDK's. No loader hook is registered: the proxy makes its spans itself (telemetry/tracing.ts), so no
+ * module has to be patched as it loads.
  */
-import { register } from 'node:module';
-
-register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
 const { startTelemetry } = await import('./otel.js');
 await startTelemetry();

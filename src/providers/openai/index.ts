@@ -38,6 +38,41 @@ function inputTokens(model: string, input: unknown): number {
   return 0;
 }
 
+/** Tokens OpenAI bills for an image part whatever its bytes (the cheapest image; see tokens.ts). */
+const IMAGE_TOKENS = 85;
+/** Framing the tokenizer count adds outside the strings of a body: reply priming and per-message framing. */
+const REPLY_PRIMING = 3;
+const PER_OBJECT = 6;
+
+/** Occurrences of `needle` in `raw` (memchr-fast in Buffer.indexOf). */
+function occurrences(raw: Buffer, needle: string): number {
+  let n = 0;
+  for (let i = raw.indexOf(needle); i !== -1; i = raw.indexOf(needle, i + needle.length)) n++;
+  return n;
+}
+
+/**
+ * An upper bound of the prompt tokens from the raw JSON body, without running the tokenizer. Every
+ * string the count reads is inside the body, and a byte-level BPE token covers at least one byte, so
+ * the body's length bounds their tokens; every object may add framing (at most priming + message
+ * framing, 6) and every image part its fixed cost, so those are added per `{` and per image marker.
+ */
+const promptBound = (raw: Buffer): number =>
+  raw.length +
+  REPLY_PRIMING +
+  PER_OBJECT * occurrences(raw, '{') +
+  IMAGE_TOKENS * (occurrences(raw, 'image_url') + occurrences(raw, 'input_image'));
+
+/** The output allowance a request asks for (max_tokens or the configured reservation), times its choices. */
+function outputAllowance(operation: string, json: Record<string, unknown>, reserveOutputTokens: number): number {
+  if (operation === 'chat') {
+    const n = positiveInt(json.n) ?? 1;
+    return (positiveInt(json.max_completion_tokens) ?? positiveInt(json.max_tokens) ?? reserveOutputTokens) * n;
+  }
+  if (operation === 'responses') return positiveInt(json.max_output_tokens) ?? reserveOutputTokens;
+  return 0;
+}
+
 /**
  * OpenAI: chat completions, embeddings, responses and models are known and metered; every
  * other `/openai/v1/*` path passes through to the configured upstream.
@@ -65,21 +100,25 @@ export const openai: ProviderAdapter = {
   worstCase(operation, json, reserveOutputTokens) {
     if (!isObject(json) || typeof json.model !== 'string') return undefined;
     const model = json.model;
+    const outputTokens = outputAllowance(operation, json, reserveOutputTokens);
     if (operation === 'chat') {
       const messages = Array.isArray(json.messages) ? json.messages : [];
       const tools = json.tools === undefined ? 0 : countTextTokens(model, JSON.stringify(json.tools));
-      const n = positiveInt(json.n) ?? 1;
-      const out = positiveInt(json.max_completion_tokens) ?? positiveInt(json.max_tokens) ?? reserveOutputTokens;
-      return { inputTokens: countChatTokens(model, messages) + tools, outputTokens: out * n, pages: 0, model };
+      return { inputTokens: countChatTokens(model, messages) + tools, outputTokens, pages: 0, model };
     }
     if (operation === 'embeddings')
-      return { inputTokens: inputTokens(model, json.input), outputTokens: 0, pages: 0, model };
+      return { inputTokens: inputTokens(model, json.input), outputTokens, pages: 0, model };
     if (operation === 'responses') {
       const instructions = typeof json.instructions === 'string' ? countTextTokens(model, json.instructions) : 0;
-      const out = positiveInt(json.max_output_tokens) ?? reserveOutputTokens;
-      return { inputTokens: inputTokens(model, json.input) + instructions, outputTokens: out, pages: 0, model };
+      return { inputTokens: inputTokens(model, json.input) + instructions, outputTokens, pages: 0, model };
     }
     return undefined;
+  },
+  worstCaseBound(operation, json, raw, reserveOutputTokens) {
+    if (!isObject(json) || typeof json.model !== 'string') return undefined;
+    if (operation !== 'chat' && operation !== 'embeddings' && operation !== 'responses') return undefined;
+    const outputTokens = outputAllowance(operation, json, reserveOutputTokens);
+    return { inputTokens: promptBound(raw), outputTokens, pages: 0, model: json.model };
   },
   countTokens: (model, text) => countTextTokens(model ?? 'gpt-4o', text),
   usageFromJson: (operation, body): Usage | undefined => usageFromJson(operation, body),
