@@ -18,6 +18,8 @@ export interface Child {
   exited(): boolean;
   /** Resolves with the first stdout line matching `pattern`; rejects on exit or after `timeoutMs`. */
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
+  /** Writes `line` to the child's stdin and resolves with its first stdout line matching `pattern`. */
+  ask(line: string, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
   stop(): Promise<void>;
 }
 
@@ -75,6 +77,13 @@ export function spawnChild(name: string, args: string[], env: NodeJS.ProcessEnv,
     });
   }
 
+  function ask(line: string, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    // Listening first, so an answer cannot come before anyone waits for it.
+    const answer = waitForLine(pattern, timeoutMs);
+    proc.stdin?.write(`${line}\n`);
+    return answer;
+  }
+
   async function stop(): Promise<void> {
     if (exitedFlag) return;
     proc.kill('SIGTERM');
@@ -83,7 +92,7 @@ export function spawnChild(name: string, args: string[], env: NodeJS.ProcessEnv,
     clearTimeout(timer);
   }
 
-  return { name, pid, tail: () => tail, exited: () => exitedFlag, waitForLine, stop };
+  return { name, pid, tail: () => tail, exited: () => exitedFlag, waitForLine, ask, stop };
 }
 
 /** Kills whatever is still running; safe to call from an 'exit' handler (synchronous). */

@@ -7,10 +7,21 @@
  * 127.0.0.1; the load generator runs here. `--json` prints the results as JSON instead of the
  * table and writes them to bench/results/<timestamp>.json.
  *
+ * Scenarios per contender: chat throughput and one-connection latency, streamed chats, embeddings
+ * throughput; then, for pipe and every tollgate contender, the RSS run: BENCH_RSS_REQUESTS chats at
+ * BENCH_CONNECTIONS with the server's RSS read after each third (issue 6: under 150 MB after 100k and
+ * flat; printed as a second table). For tollgate-real-redis the private redis-server's INFO commandstats
+ * is read around the chat scenario (commands per proxied call); the "store cost" table gives the
+ * sqlite and Redis contenders' one-connection p50 over tollgate-real's (memory store). With
+ * BENCH_ROUNDS > 1 every number, the new ones included, is the median over the rounds.
+ *
  * Settings: BENCH_CONNECTIONS (32), BENCH_DURATION seconds (5), BENCH_WARMUP seconds (1),
  * BENCH_STREAM_REQUESTS (200), BENCH_STREAM_CHUNKS (8), BENCH_CHUNK_GAP_MS (2),
- * BENCH_LATENCY_MAX_REQUESTS (20000), BENCH_ROUNDS (1), BENCH_REDIS_URL
- * (redis://127.0.0.1:6379/15), BENCH_TOLLGATE_CLI (dist/cli.js).
+ * BENCH_LATENCY_MAX_REQUESTS (20000), BENCH_RSS_REQUESTS (150000; 0 skips the RSS run, else at least
+ * 3 × BENCH_CONNECTIONS; at ~1000 req/s that is ~2.5 minutes per contender), BENCH_ROUNDS (1),
+ * BENCH_REDIS (0 leaves the Redis contender out), BENCH_REDIS_URL (default: a private redis-server
+ * on a free port; another server must be on 127.0.0.1, and its other clients' commands then count
+ * in commands per call), BENCH_TOLLGATE_CLI (dist/cli.js; telemetry/register.js is taken next to it).
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -18,7 +29,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { startRedis, stopRedis } from '../test/support/redis.js';
 import {
   type Child,
@@ -30,12 +43,25 @@ import {
   spawnChild,
   waitForHttp200,
 } from './children.js';
-import { formatTable, LEGEND, type Measurement, medians, withRatios } from './report.js';
+import {
+  formatRssTable,
+  formatStoreCostTable,
+  formatTable,
+  LEGEND,
+  type Measurement,
+  medians,
+  RSS_LEGEND,
+  rssSummary,
+  STORE_LEGEND,
+  storeCosts,
+  withRatios,
+} from './report.js';
 import {
   CHAT_BODY,
   chatPath,
   EMBEDDINGS_BODY,
   embeddingsPath,
+  fixedAmount,
   latencyOneConnection,
   streaming,
   type Target,
@@ -56,6 +82,8 @@ const KNOWN = [
   'tollgate-real-redis',
 ] as const;
 const READY_TIMEOUT_MS = 20_000;
+/** Time for the last call's settlement to reach the store before its commands are counted. */
+const SETTLE_MS = 200;
 const LISTEN_TIMEOUT_MS = 10_000;
 
 type ContenderName = (typeof KNOWN)[number];
@@ -68,6 +96,8 @@ interface Settings {
   streamChunks: number;
   chunkGapMs: number;
   latencyMaxRequests: number;
+  /** Chats in the RSS run (0: no RSS run), sampled after each third. */
+  rssRequests: number;
   rounds: number;
   contenders: ContenderName[];
   redisUrl: string;
@@ -77,6 +107,8 @@ interface Settings {
 
 interface Running {
   target: Target;
+  /** The upstream stand-in, which counts the calls it receives. */
+  upstream: Child;
   /** The process whose memory is reported. */
   pid: number;
   stop(): Promise<void>;
@@ -129,6 +161,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     streamChunks: int('BENCH_STREAM_CHUNKS', 8, 1),
     chunkGapMs: int('BENCH_CHUNK_GAP_MS', 2, 0),
     latencyMaxRequests: int('BENCH_LATENCY_MAX_REQUESTS', 20_000, 1),
+    rssRequests: int('BENCH_RSS_REQUESTS', 150_000, 0),
     rounds: int('BENCH_ROUNDS', 1, 1),
     contenders,
     redisUrl: env['BENCH_REDIS_URL'] ?? '',
@@ -141,15 +174,82 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   ) {
     problems.push('BENCH_REDIS_URL: the benchmark only talks to 127.0.0.1');
   }
+  // autocannon refuses an amount smaller than its connections, and each third is one autocannon run.
+  if (settings.rssRequests > 0 && Math.min(...rssSteps(settings.rssRequests)) < settings.connections) {
+    problems.push(
+      `BENCH_RSS_REQUESTS=${settings.rssRequests}: expected 0 (skip) or at least 3 × BENCH_CONNECTIONS ` +
+        `(${3 * settings.connections})`,
+    );
+  }
   if (problems.length > 0) throw new Error(`invalid benchmark settings:\n  ${problems.join('\n  ')}`);
   return settings;
+}
+
+/** The RSS run's three parts: `total` split into thirds (the last takes the remainder). */
+function rssSteps(total: number): [number, number, number] {
+  const first = Math.round(total / 3);
+  const second = Math.round((2 * total) / 3) - first;
+  return [first, second, total - first - second];
+}
+
+/** Calls per command name from `INFO commandstats` (`cmdstat_evalsha:calls=12,usec=…`). */
+async function redisCommandStats(url: string): Promise<Map<string, number>> {
+  const client = new Redis(url, { enableReadyCheck: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await client.connect();
+    const info = await client.info('commandstats');
+    const calls = new Map<string, number>();
+    for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+      calls.set(match[1] as string, Number(match[2]));
+    }
+    return calls;
+  } finally {
+    client.disconnect();
+  }
+}
+
+const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
+
+// What the probe itself sends (SELECT only for a URL with a database other than 0).
+const PROBE_COMMANDS = new Set(['info', 'select']);
+
+/** Commands run between two snapshots, per request; the probe's own are left out. */
+function commandsPerCall(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  requests: number,
+): Pick<Measurement, 'redisCommandsPerCall' | 'redisScriptsPerCall' | 'redisCommands'> {
+  const perCommand: Record<string, number> = {};
+  let total = 0;
+  let scripts = 0;
+  for (const [name, calls] of [...after].sort(([a], [b]) => a.localeCompare(b))) {
+    if (PROBE_COMMANDS.has(name)) continue;
+    const ran = calls - (before.get(name) ?? 0);
+    if (ran <= 0) continue;
+    total += ran;
+    if (SCRIPT_COMMANDS.has(name)) scripts += ran;
+    perCommand[name] = ran / requests;
+  }
+  if (requests === 0) return {};
+  return { redisCommandsPerCall: total / requests, redisScriptsPerCall: scripts / requests, redisCommands: perCommand };
 }
 
 function progress(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
 }
 
-async function startStandinProcess(script: string, settings: Settings): Promise<{ child: Child; origin: string }> {
+interface Standin {
+  child: Child;
+  origin: string;
+}
+
+/** Chat completions the stand-in has received so far (through whichever contender). */
+async function upstreamChats(upstream: Child): Promise<number> {
+  const match = await upstream.ask('HITS /v1/chat/completions', /^HITS (\d+)$/, LISTEN_TIMEOUT_MS);
+  return Number(match[1]);
+}
+
+async function startStandinProcess(script: string, settings: Settings): Promise<Standin> {
   const child = spawnChild(
     'stand-in',
     [script],
@@ -164,12 +264,18 @@ async function startStandinProcess(script: string, settings: Settings): Promise<
   return { child, origin: `http://127.0.0.1:${match[1]}` };
 }
 
-async function startPipe(script: string, upstream: string): Promise<Running> {
-  const child = spawnChild('pipe', [script], { PATH: process.env['PATH'], UPSTREAM_URL: upstream, PORT: '0' }, ROOT);
+async function startPipe(script: string, standin: Standin): Promise<Running> {
+  const child = spawnChild(
+    'pipe',
+    [script],
+    { PATH: process.env['PATH'], UPSTREAM_URL: standin.origin, PORT: '0' },
+    ROOT,
+  );
   try {
     const match = await child.waitForLine(/^LISTENING (\d+)$/, LISTEN_TIMEOUT_MS);
     return {
       target: { origin: `http://127.0.0.1:${match[1]}`, openaiPrefix: '/openai' },
+      upstream: standin.child,
       pid: child.pid,
       stop: child.stop,
     };
@@ -179,7 +285,8 @@ async function startPipe(script: string, upstream: string): Promise<Running> {
   }
 }
 
-async function startTollgate(name: ContenderName, upstream: string, settings: Settings): Promise<Running> {
+async function startTollgate(name: ContenderName, standin: Standin, settings: Settings): Promise<Running> {
+  const upstream = standin.origin;
   const port = await freePort();
   // A minimal environment, so a developer's shell (OTEL_*, CONFIG_FILE, real keys) cannot skew the run.
   const env: NodeJS.ProcessEnv = {
@@ -223,7 +330,7 @@ async function startTollgate(name: ContenderName, upstream: string, settings: Se
     await child.stop();
     throw err;
   }
-  return { target: { origin, openaiPrefix: '/openai' }, pid: child.pid, stop: child.stop };
+  return { target: { origin, openaiPrefix: '/openai' }, upstream: standin.child, pid: child.pid, stop: child.stop };
 }
 
 /**
@@ -267,6 +374,12 @@ async function measure(name: ContenderName, running: Running, settings: Settings
     await streaming(target, Math.min(20, settings.streamRequests));
   }
 
+  // Redis commands are counted across the chat scenario only (throughput and one-connection latency),
+  // per chat the upstream received: autocannon leaves out the requests in flight when its time is up,
+  // though the server still proxies and settles them.
+  const countCommands = name === 'tollgate-real-redis' && settings.redisUrl !== '';
+  const commandsBefore = countCommands ? await redisCommandStats(settings.redisUrl) : undefined;
+  const chatsBefore = countCommands ? await upstreamChats(running.upstream) : 0;
   progress(`${name}: chat at ${settings.connections} connections for ${settings.durationS}s`);
   const chat = await throughput(target, chatPath(target), CHAT_BODY, settings.connections, settings.durationS);
   progress(`${name}: chat latency over one connection`);
@@ -277,6 +390,12 @@ async function measure(name: ContenderName, running: Running, settings: Settings
     settings.durationS,
     settings.latencyMaxRequests,
   );
+  let commands = {};
+  if (commandsBefore !== undefined) {
+    await sleep(SETTLE_MS);
+    const commandsAfter = await redisCommandStats(settings.redisUrl);
+    commands = commandsPerCall(commandsBefore, commandsAfter, (await upstreamChats(running.upstream)) - chatsBefore);
+  }
   out.push({
     contender: name,
     scenario: 'chat',
@@ -286,6 +405,7 @@ async function measure(name: ContenderName, running: Running, settings: Settings
     rssMb: await rssMb(running.pid),
     requests: chat.requests + latency.requests,
     errors: chat.errors + latency.errors,
+    ...commands,
   });
 
   progress(`${name}: ${settings.streamRequests} streamed chats`);
@@ -318,7 +438,40 @@ async function measure(name: ContenderName, running: Running, settings: Settings
     requests: embeddings.requests,
     errors: embeddings.errors,
   });
+
+  if (settings.rssRequests > 0 && name !== 'direct') out.push(await rssRun(name, running, settings));
   return out;
+}
+
+/** Issue 6's memory target: RSS along BENCH_RSS_REQUESTS chats, read after each third. */
+async function rssRun(name: ContenderName, running: Running, settings: Settings): Promise<Measurement> {
+  const { target } = running;
+  const samples: number[] = [];
+  const at: number[] = [];
+  let requests = 0;
+  let errors = 0;
+  let sent = 0;
+  for (const step of rssSteps(settings.rssRequests)) {
+    progress(`${name}: RSS run, chats ${sent + 1}–${sent + step} of ${settings.rssRequests}`);
+    const part = await fixedAmount(target, chatPath(target), CHAT_BODY, settings.connections, step);
+    sent += step;
+    requests += part.requests;
+    errors += part.errors;
+    samples.push((await rssMb(running.pid)) ?? Number.NaN);
+    at.push(sent);
+  }
+  const [second, third] = samples.slice(-2) as [number, number];
+  progress(`${name}: RSS ${samples.map((mb) => mb.toFixed(1)).join(' → ')} MB`);
+  return {
+    contender: name,
+    scenario: 'rss',
+    rssMb: third,
+    rssSamplesMb: samples,
+    rssSampleRequests: at,
+    rssGrowthMb: third - second,
+    requests,
+    errors,
+  };
 }
 
 async function main(): Promise<void> {
@@ -360,13 +513,14 @@ async function main(): Promise<void> {
         if (name === 'direct') {
           running = {
             target: { origin: standin.origin, openaiPrefix: '' },
+            upstream: standin.child,
             pid: standin.child.pid,
             stop: async () => {},
           };
         } else if (name === 'pipe') {
-          running = await startPipe(scripts.get('bench/pipe-proxy.ts') as string, standin.origin);
+          running = await startPipe(scripts.get('bench/pipe-proxy.ts') as string, standin);
         } else {
-          running = await startTollgate(name, standin.origin, settings);
+          running = await startTollgate(name, standin, settings);
         }
         try {
           measurements.push(...(await measure(name, running, settings)));
@@ -395,6 +549,8 @@ async function main(): Promise<void> {
         cpuModel: cpus()[0]?.model ?? 'unknown',
       },
       rows,
+      rss: rssSummary(rows),
+      storeCost: storeCosts(rows),
       rounds,
     };
     const text = `${JSON.stringify(report, null, 2)}\n`;
@@ -406,10 +562,18 @@ async function main(): Promise<void> {
     progress(`results written to ${file}`);
   } else {
     const rounds = settings.rounds > 1 ? ` (medians of ${settings.rounds} rounds)` : '';
+    const sections = [formatTable(rows), LEGEND];
+    const rss = rssSummary(rows);
+    if (rss.length > 0) {
+      sections.push(`RSS over ${settings.rssRequests} chats at ${settings.connections} connections`);
+      sections.push(formatRssTable(rss), RSS_LEGEND);
+    }
+    const costs = storeCosts(rows);
+    if (costs.length > 0) sections.push('store cost', formatStoreCostTable(costs), STORE_LEGEND);
     process.stdout.write(
       `\ntollgate benchmark${rounds}: ${settings.connections} connections, ${settings.durationS}s, ` +
         `${settings.streamRequests} streams of ${settings.streamChunks} chunks ${settings.chunkGapMs} ms apart, ` +
-        `node ${process.version}, ${availableParallelism()} CPUs\n\n${formatTable(rows)}\n\n${LEGEND}\n`,
+        `node ${process.version}, ${availableParallelism()} CPUs\n\n${sections.join('\n\n')}\n`,
     );
   }
 }

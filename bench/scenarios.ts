@@ -90,6 +90,31 @@ export async function throughput(
   };
 }
 
+/** Exactly `amount` requests (responses or errors) at `connections`, however long they take. */
+export async function fixedAmount(
+  target: Target,
+  path: string,
+  body: string,
+  connections: number,
+  amount: number,
+): Promise<ThroughputResult> {
+  const result = await autocannon({
+    url: `${target.origin}${path}`,
+    method: 'POST',
+    headers: HEADERS,
+    body,
+    connections,
+    amount,
+    timeout: 10,
+  });
+  const requests = result.requests.total;
+  return {
+    rps: requests / Math.max(result.duration, 0.001),
+    requests,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
 /** Sequential requests over one connection for `seconds` (at most `maxRequests`). */
 export async function latencyOneConnection(
   target: Target,
