@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { type AdminDeps, adminRoutes } from './admin/index.js';
-import { invalidRequest, notFound, type ProviderShape, TollgateError } from './errors.js';
+import { internalError, invalidRequest, notFound, type ProviderShape, TollgateError } from './errors.js';
 import { type HealthDeps, healthRoutes } from './health/index.js';
 import type { ProviderAdapter } from './providers/adapter.js';
 import { type ProxyDeps, type ProxyEnv, type ProxyRoute, proxyHandler } from './proxy/handler.js';
@@ -63,8 +62,6 @@ export function proxyRoutes(deps: ProxyDeps, providers: readonly ProviderAdapter
 const shapeOf = (path: string): ProviderShape => (path.startsWith('/llamaparse') ? 'llamaparse' : 'openai');
 
 export interface AppDeps {
-  /** The proxied routes (see proxyRoutes); server.ts serves them before the app, this app serves the rest. */
-  routes: RouteTable<ProxyRoute>;
   admin: AdminDeps;
   health: HealthDeps;
   /** Prometheus text for GET /metrics. */
@@ -72,7 +69,11 @@ export interface AppDeps {
   log: { error(obj: object, msg: string): void };
 }
 
-/** Builds the Hono app from already-built parts (testable without a socket). */
+/**
+ * Builds the Hono app from already-built parts (testable without a socket): admin, health, metrics,
+ * and the provider-shaped answers for what the proxy's route table (proxyRoutes, served first by
+ * server.ts) leaves: refused paths and unknown routes.
+ */
 export function createApp(deps: AppDeps): Hono<ProxyEnv> {
   const app = new Hono<ProxyEnv>();
   app.use('*', correlationId());
@@ -88,19 +89,6 @@ export function createApp(deps: AppDeps): Hono<ProxyEnv> {
   }
   app.route('/admin', adminRoutes(deps.admin));
 
-  // Proxied routes are served by the route table in server.ts before this app is asked (no Request or
-  // Context per call); the app answers what that table leaves: refused paths, unknown routes, errors.
-  const proxies = deps.routes;
-  app.all('*', async (c) => {
-    const { incoming, outgoing } = c.env;
-    const url = incoming.url ?? '/';
-    const q = url.indexOf('?');
-    const matched = proxies.match(c.req.method, q === -1 ? url : url.slice(0, q));
-    if (matched === undefined) return c.notFound();
-    await matched.handler(incoming, outgoing, matched.params);
-    return RESPONSE_ALREADY_SENT;
-  });
-
   app.notFound((c) => {
     const res = notFound(c.req.method, c.req.path).getResponse(shapeOf(c.req.path));
     res.headers.set('x-correlation-id', c.get('correlationId'));
@@ -115,9 +103,7 @@ export function createApp(deps: AppDeps): Hono<ProxyEnv> {
       return res;
     }
     deps.log.error({ err, path: c.req.path }, 'unhandled error');
-    const res = new TollgateError(500, 'internal_error', 'The sidecar failed to handle this request').getResponse(
-      shape,
-    );
+    const res = internalError().getResponse(shape);
     for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
     return res;
   });

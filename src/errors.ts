@@ -110,4 +110,8 @@ export const providerUnavailable = (provider: string, retryAfterSeconds: number)
     headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
   });
 
+/** The sidecar itself failed (a bug): the worker learns nothing more, the log has the error. */
+export const internalError = () =>
+  new TollgateError(500, 'internal_error', 'The sidecar failed to handle this request');
+
 export const isTollgateError = (e: unknown): e is TollgateError => e instanceof TollgateError;

@@ -15,7 +15,7 @@ import {
   PROVIDERS,
   type Provider,
 } from './config/index.js';
-import { invalidRequest, TollgateError } from './errors.js';
+import { internalError, invalidRequest, TollgateError } from './errors.js';
 import type { Check } from './health/index.js';
 import { keyFormWarnings, ProviderProbes } from './health/probes.js';
 import { Limiter } from './limits/limiter.js';
@@ -287,7 +287,6 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
 
   const routes = proxyRoutes(proxy, providers);
   const app = createApp({
-    routes,
     admin: {
       config: source,
       modes,
@@ -385,7 +384,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
             log.error({ err, path }, 'unhandled error');
             if (res.headersSent) return void res.destroy();
             const shape = path.startsWith('/llamaparse') ? 'llamaparse' : 'openai';
-            const error = new TollgateError(500, 'internal_error', 'The sidecar failed to handle this request');
+            const error = internalError();
             res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(error.body(shape)));
           });
           return;

@@ -3,6 +3,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Readable } from 'node:stream';
 import type { Config, Mode, Provider } from '../config/schema.js';
 import {
+  internalError,
   invalidJson,
   invalidRequest,
   notFound,
@@ -20,7 +21,7 @@ import type { CircuitBreaker } from '../routing/circuit.js';
 import { type FallbackReason, isMode, type ModeState } from '../routing/mode.js';
 import type { LedgerRow } from '../state/types.js';
 import type { CallSpan, CallTracer } from '../telemetry/tracing.js';
-import { cappedBody, readBody, type Spooled, spool } from './body.js';
+import { cappedBody, collect, readBody, type Spooled, spool } from './body.js';
 import type { CallRecord } from './call.js';
 import { downstreamHeaders, upstreamHeaders } from './headers.js';
 import { SseParser } from './sse.js';
@@ -95,50 +96,6 @@ function drained(res: ServerResponse): Promise<void> {
     };
     res.on('drain', done);
     res.on('close', done);
-  });
-}
-
-/**
- * Reads a whole body with events (cheaper than async iteration), up to `limit` bytes: `rest` is set
- * when the body is larger, holding what was read and the stream to go on with.
- */
-function collect(
-  body: Readable,
-  limit: number,
-): Promise<{ whole: Buffer; rest: undefined } | { whole: undefined; rest: Buffer[] }> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        body.pause();
-        resolve({ whole: undefined, rest: chunks });
-      }
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve({ whole: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size), rest: undefined });
-    };
-    const onError = (e: Error) => {
-      cleanup();
-      reject(e);
-    };
-    const onClose = () => {
-      if (!body.readableEnded) onError(Object.assign(new Error('upstream body closed early'), { name: 'AbortError' }));
-    };
-    const cleanup = () => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      body.off('close', onClose);
-    };
-    body.on('data', onData);
-    body.on('end', onEnd);
-    body.on('error', onError);
-    body.on('close', onClose);
   });
 }
 
@@ -405,7 +362,7 @@ export function proxyHandler(
         else if (typeof (body as Readable).on === 'function') {
           let got: Awaited<ReturnType<typeof collect>>;
           try {
-            got = await collect(body as Readable, HOLD_LIMIT);
+            got = await collect(body as Readable, HOLD_LIMIT, 'upstream body closed early');
           } catch (e) {
             throw call.aborted ? e : upstreamBodyFailure(e);
           }
@@ -470,7 +427,7 @@ export function proxyHandler(
       if (error instanceof TollgateError) err = error;
       else {
         deps.onError(error, call);
-        err = new TollgateError(500, 'internal_error', 'The sidecar failed to handle this request');
+        err = internalError();
       }
       call.errorType = err.code;
       if (err.code === 'rate_limit_exceeded') call.limitedBy = err.type;
