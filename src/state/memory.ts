@@ -1,4 +1,4 @@
-import { emptyGroup } from './aggregate.js';
+import { addToGroup } from './aggregate.js';
 import type {
   LedgerGroup,
   LedgerQuery,
@@ -123,38 +123,9 @@ class RecentRows {
 
   /** Adds the row in slot `s` to `groups`. */
   addTo(groups: Map<string, LedgerGroup>, s: number): void {
-    const servedBy = (this.flags[s] as number) & MOCK ? 'mock' : 'real';
-    const provider = this.providers[s] as string;
-    const model = this.models[s] as string;
-    const operation = this.operations[s] as string;
-    const key = `${provider}\u0000${model}\u0000${servedBy}\u0000${operation}`;
-    let g = groups.get(key);
-    if (g === undefined) {
-      g = emptyGroup(provider, model, servedBy, operation);
-      groups.set(key, g);
-    }
-    const n = s * NUMBERS;
-    g.requests += 1;
-    g.inputTokens += this.numbers[n + IN] as number;
-    g.cachedInputTokens += this.numbers[n + CACHED] as number;
-    g.outputTokens += this.numbers[n + OUT] as number;
-    g.pages += this.numbers[n + PAGES] as number;
-    g.costNanoUsd += this.numbers[n + COST] as number;
+    const row = this.row(s);
+    addToGroup(groups, row, 1, row);
   }
-}
-
-function addGroup(groups: Map<string, LedgerGroup>, key: string, from: LedgerGroup): void {
-  let g = groups.get(key);
-  if (g === undefined) {
-    g = emptyGroup(from.provider, from.model, from.servedBy, from.operation);
-    groups.set(key, g);
-  }
-  g.requests += from.requests;
-  g.costNanoUsd += from.costNanoUsd;
-  g.inputTokens += from.inputTokens;
-  g.cachedInputTokens += from.cachedInputTokens;
-  g.outputTokens += from.outputTokens;
-  g.pages += from.pages;
 }
 
 export interface MemoryStoreOptions {
@@ -325,7 +296,7 @@ export class MemoryStore implements Store {
     const groups = new Map<string, LedgerGroup>();
     for (const [start, slot] of this.#slots) {
       if (start < from || start >= to) continue;
-      for (const [key, g] of slot) addGroup(groups, key, g);
+      for (const g of slot.values()) addToGroup(groups, g, g.requests, g);
     }
     const recent = this.#recent;
     if (recent !== undefined) {

@@ -34,7 +34,7 @@ import { type FileHandle, mkdir, open as openFile, readFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { emptyGroup, groupRows } from './aggregate.js';
+import { emptyGroup, groupRows, mergeGroups } from './aggregate.js';
 import { MemoryStore } from './memory.js';
 import {
   type AdmitOp,
@@ -576,28 +576,6 @@ function validate(row: LedgerRow, spend: readonly SpendIncrement[]): void {
   }
 }
 
-/** Sums groups of the same (provider, model, servedBy, operation). */
-function mergeGroups(...lists: LedgerGroup[][]): LedgerGroup[] {
-  const out = new Map<string, LedgerGroup>();
-  for (const list of lists) {
-    for (const g of list) {
-      const key = JSON.stringify([g.provider, g.model, g.servedBy, g.operation]);
-      const cur = out.get(key);
-      if (cur === undefined) {
-        out.set(key, { ...g });
-        continue;
-      }
-      cur.requests += g.requests;
-      cur.costNanoUsd += g.costNanoUsd;
-      cur.inputTokens += g.inputTokens;
-      cur.cachedInputTokens += g.cachedInputTokens;
-      cur.outputTokens += g.outputTokens;
-      cur.pages += g.pages;
-    }
-  }
-  return [...out.values()];
-}
-
 type Metric = 'requests' | 'costNanoUsd' | 'inputTokens' | 'cachedInputTokens' | 'outputTokens' | 'pages';
 const METRICS = new Set<string>([
   'requests',
@@ -862,18 +840,29 @@ export class RedisStore implements Store {
     }
   }
 
-  /** Admission in one ADMIT script; on the local fallback, `request` (the same decision in TypeScript). */
-  async admit(op: AdmitOp, request: TransactRequest<AdmitVerdict>): Promise<AdmitVerdict> {
-    this.#assertOpen();
-    this.#stats.admits += 1;
+  /**
+   * Runs `remote` against Redis unless the store is on its local fallback; when Redis cannot be
+   * reached (RedisUnreachable), runs `local` instead. Any other error is the caller's.
+   */
+  async #remoteOr<T>(remote: () => Promise<T>, local: () => Promise<T>): Promise<T> {
     if (!this.#degraded) {
       try {
-        return await this.#admitRemote(op);
+        return await remote();
       } catch (err) {
         if (!(err instanceof RedisUnreachable)) throw err;
       }
     }
-    return this.#fallbackTransact(request);
+    return local();
+  }
+
+  /** Admission in one ADMIT script; on the local fallback, `request` (the same decision in TypeScript). */
+  async admit(op: AdmitOp, request: TransactRequest<AdmitVerdict>): Promise<AdmitVerdict> {
+    this.#assertOpen();
+    this.#stats.admits += 1;
+    return this.#remoteOr(
+      async () => this.#admitRemote(op),
+      async () => this.#fallbackTransact(request),
+    );
   }
 
   async #admitRemote(op: AdmitOp): Promise<AdmitVerdict> {
@@ -942,18 +931,16 @@ export class RedisStore implements Store {
       this.#stats.records += 1;
     }
     this.#stats.settles += 1;
-    if (!this.#degraded) {
-      try {
-        return await this.#settleRemote(op);
-      } catch (err) {
-        if (!(err instanceof RedisUnreachable)) throw err;
-      }
-    }
-    // Whether SETTLE applied before the connection went is unknown: the spool's replay books the
-    // row once either way; the holds, if they stayed in Redis, expire.
-    const fresh = op.row === undefined ? false : await this.#recordLocally(op.row, op.spend);
-    if (release !== undefined) await this.transact(release);
-    return fresh;
+    return this.#remoteOr(
+      async () => this.#settleRemote(op),
+      async () => {
+        // Whether SETTLE applied before the connection went is unknown: the spool's replay books the
+        // row once either way; the holds, if they stayed in Redis, expire.
+        const fresh = op.row === undefined ? false : await this.#recordLocally(op.row, op.spend);
+        if (release !== undefined) await this.transact(release);
+        return fresh;
+      },
+    );
   }
 
   async #settleRemote(op: SettleOp): Promise<boolean> {
@@ -1177,14 +1164,10 @@ export class RedisStore implements Store {
     this.#assertOpen();
     validate(row, spend);
     this.#stats.records += 1;
-    if (!this.#degraded) {
-      try {
-        return await this.#recordRemote(row, spend);
-      } catch (err) {
-        if (!(err instanceof RedisUnreachable)) throw err;
-      }
-    }
-    return this.#recordLocally(row, spend);
+    return this.#remoteOr(
+      async () => this.#recordRemote(row, spend),
+      async () => this.#recordLocally(row, spend),
+    );
   }
 
   /** Books a row on the fallback and in the spool (fsynced before it resolves). */
@@ -1232,8 +1215,8 @@ export class RedisStore implements Store {
 
   async counters(keys: readonly string[]): Promise<Map<string, number>> {
     this.#assertOpen();
-    if (!this.#degraded) {
-      try {
+    return this.#remoteOr(
+      async () => {
         const redis = this.#redis!;
         const reply = await this.#remote(() => redis.tgCounters(keys.length, ...keys.map((k) => this.#counterKey(k))));
         const now = this.#now() + this.#clockOffset;
@@ -1245,11 +1228,9 @@ export class RedisStore implements Store {
           this.#cacheCounter(k, raw, pttl >= 0 ? now + pttl : now + DAY);
         });
         return out;
-      } catch (err) {
-        if (!(err instanceof RedisUnreachable)) throw err;
-      }
-    }
-    return this.#fallback!.countersSync(keys);
+      },
+      async () => this.#fallback!.countersSync(keys),
+    );
   }
 
   /** Hours in [from, to) that hold rows, oldest first. */
@@ -1263,16 +1244,14 @@ export class RedisStore implements Store {
   async aggregate(query: LedgerQuery): Promise<LedgerGroup[]> {
     this.#assertOpen();
     const cacheKey = `${query.from}:${query.to}`;
-    if (!this.#degraded) {
-      try {
+    return this.#remoteOr(
+      async () => {
         const groups = await this.#remote(() => this.#aggregateRemote(query));
         this.#lastAggregate.set(cacheKey, groups);
         return groups;
-      } catch (err) {
-        if (!(err instanceof RedisUnreachable)) throw err;
-      }
-    }
-    return mergeGroups(this.#lastAggregate.get(cacheKey) ?? [], await this.#fallback!.aggregate(query));
+      },
+      async () => mergeGroups(this.#lastAggregate.get(cacheKey) ?? [], await this.#fallback!.aggregate(query)),
+    );
   }
 
   /** Whole hours come from their totals hash; the partial hours at either end from their rows. */
@@ -1297,19 +1276,19 @@ export class RedisStore implements Store {
     this.#assertOpen();
     const limit = query.limit ?? Number.POSITIVE_INFINITY;
     const cacheKey = `${query.from}:${query.to}:${limit}`;
-    if (!this.#degraded) {
-      try {
+    return this.#remoteOr(
+      async () => {
         const rows = await this.#remote(() => this.#rowsRemote(query, limit));
         this.#lastRows.set(cacheKey, rows);
         return rows;
-      } catch (err) {
-        if (!(err instanceof RedisUnreachable)) throw err;
-      }
-    }
-    const byId = new Map<string, LedgerRow>();
-    for (const r of this.#lastRows.get(cacheKey) ?? []) byId.set(r.id, r);
-    for (const r of await this.#fallback!.rows(query)) byId.set(r.id, r);
-    return [...byId.values()].sort((a, b) => a.ts - b.ts).slice(0, limit);
+      },
+      async () => {
+        const byId = new Map<string, LedgerRow>();
+        for (const r of this.#lastRows.get(cacheKey) ?? []) byId.set(r.id, r);
+        for (const r of await this.#fallback!.rows(query)) byId.set(r.id, r);
+        return [...byId.values()].sort((a, b) => a.ts - b.ts).slice(0, limit);
+      },
+    );
   }
 
   async #rowsRemote(query: LedgerQuery, limit: number): Promise<LedgerRow[]> {
