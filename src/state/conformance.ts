@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decideAdmit, decideRelease, type HoldState } from '../limits/limiter.js';
+import { seededRandom } from '../random.js';
 import { MemoryStore } from './memory.js';
 import type {
   AdmitOp,
@@ -82,18 +83,6 @@ function liveHolds(state: HoldState | undefined, now: number): { ids: [string, n
     .map(([id, [a]]): [string, number] => [id, a])
     .sort((x, y) => (x[0] < y[0] ? -1 : 1));
   return { ids, held: ids.reduce((t, [, a]) => t + a, 0) };
-}
-
-/** A small deterministic generator (mulberry32), so a failing sequence replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function storeConformance(name: string, options: ConformanceOptions): void {
@@ -229,7 +218,7 @@ export function storeConformance(name: string, options: ConformanceOptions): voi
         { holdKey: `${p}h:openai`, spentKey: `${p}s:openai`, limitNano: 6000, expiresAt: end },
       ];
       const ref = new MemoryStore();
-      const random = prng(0x7011);
+      const random = seededRandom(0x7011);
       const open: { id: string; tokens: number; holdKeys: string[] }[] = [];
       const seen = { admitted: 0, degraded: 0, bucket: 0, budget: 0, settled: 0 };
       for (let step = 0; step < 80; step++) {

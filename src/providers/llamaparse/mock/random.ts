@@ -1,16 +1,7 @@
-/** A small seeded PRNG (mulberry32): the mock's faults and latencies repeat for a fixed MOCK_SEED. */
-export type Random = () => number;
+import { seededRandom } from '../../../random.js';
 
-export function seededRandom(seed: number): Random {
-  let state = seed >>> 0;
-  return function next() {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The mock's faults and latencies repeat for a fixed MOCK_SEED (seededRandom: mulberry32). */
+export type Random = () => number;
 
 /** A stream per purpose, re-seeded when the configured seed changes (hot reload). */
 export function reseedingRandom(seedOf: () => number, salt: number): Random {
