@@ -66,12 +66,13 @@ export function embeddingsPath(target: Target): string {
   return `${target.openaiPrefix}/v1/embeddings`;
 }
 
-export async function throughput(
+/** One autocannon run of POSTs, for a duration or for an amount of requests. */
+async function load(
   target: Target,
   path: string,
   body: string,
   connections: number,
-  seconds: number,
+  until: { duration: number } | { amount: number },
 ): Promise<ThroughputResult> {
   const result = await autocannon({
     url: `${target.origin}${path}`,
@@ -79,7 +80,7 @@ export async function throughput(
     headers: HEADERS,
     body,
     connections,
-    duration: seconds,
+    ...until,
     timeout: 10,
   });
   const requests = result.requests.total;
@@ -90,29 +91,25 @@ export async function throughput(
   };
 }
 
+export function throughput(
+  target: Target,
+  path: string,
+  body: string,
+  connections: number,
+  seconds: number,
+): Promise<ThroughputResult> {
+  return load(target, path, body, connections, { duration: seconds });
+}
+
 /** Exactly `amount` requests (responses or errors) at `connections`, however long they take. */
-export async function fixedAmount(
+export function fixedAmount(
   target: Target,
   path: string,
   body: string,
   connections: number,
   amount: number,
 ): Promise<ThroughputResult> {
-  const result = await autocannon({
-    url: `${target.origin}${path}`,
-    method: 'POST',
-    headers: HEADERS,
-    body,
-    connections,
-    amount,
-    timeout: 10,
-  });
-  const requests = result.requests.total;
-  return {
-    rps: requests / Math.max(result.duration, 0.001),
-    requests,
-    errors: result.errors + result.timeouts + result.non2xx,
-  };
+  return load(target, path, body, connections, { amount });
 }
 
 /** Sequential requests over one connection for `seconds` (at most `maxRequests`). */

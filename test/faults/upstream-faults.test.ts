@@ -82,25 +82,20 @@ const statusCase = (status: number, retryAfter?: string): Case => ({
       : { kind: 'fallback', reason: status === 429 ? 'upstream_429' : 'upstream_5xx', minMs: 0 },
 });
 
+/** The connection is refused or reset: REAL answers 502, HYBRID falls back at once. */
+const unreachableCase = (kind: 'refuse' | 'reset'): Case => ({
+  name: kind,
+  fault: { kind },
+  kinds: ALL,
+  expect: (mode) =>
+    mode === 'real'
+      ? { kind: 'error', status: 502, code: 'upstream_unreachable', boundMs: SLACK_MS }
+      : { kind: 'fallback', reason: 'upstream_unreachable', minMs: 0 },
+});
+
 const CASES: Case[] = [
-  {
-    name: 'refuse',
-    fault: { kind: 'refuse' },
-    kinds: ALL,
-    expect: (mode) =>
-      mode === 'real'
-        ? { kind: 'error', status: 502, code: 'upstream_unreachable', boundMs: SLACK_MS }
-        : { kind: 'fallback', reason: 'upstream_unreachable', minMs: 0 },
-  },
-  {
-    name: 'reset',
-    fault: { kind: 'reset' },
-    kinds: ALL,
-    expect: (mode) =>
-      mode === 'real'
-        ? { kind: 'error', status: 502, code: 'upstream_unreachable', boundMs: SLACK_MS }
-        : { kind: 'fallback', reason: 'upstream_unreachable', minMs: 0 },
-  },
+  unreachableCase('refuse'),
+  unreachableCase('reset'),
   {
     name: 'hang',
     fault: { kind: 'hang' },
