@@ -15,13 +15,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { LlamaParseReader } from 'llama-cloud-services/reader';
 import OpenAI from 'openai';
 import { parse as parseYaml } from 'yaml';
 import { envSchema } from '../src/config/schema.js';
 import { type RunningPrometheus, startPrometheus, which } from './support/prometheus.js';
 import { type Standin, startStandin } from './support/standin.js';
-import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
+import { llamaParseReader, startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const repo = (...parts: string[]) => join(ROOT, ...parts);
@@ -675,13 +674,7 @@ describe('every dashboard query returns data from a real Prometheus scraping liv
     }
     assert.ok(streamed.length > 0, 'streamed content');
     await client.embeddings.create({ model: 'text-embedding-3-small', input: ['one', 'two', 'three'] });
-    const reader = new LlamaParseReader({
-      apiKey: 'llx-placeholder',
-      baseUrl: `${tg.url}/llamaparse`,
-      resultType: 'markdown',
-      checkInterval: 0.05,
-      verbose: false,
-    });
+    const reader = llamaParseReader(`${tg.url}/llamaparse`);
     const docs = await reader.loadData(fixture('documents/sample-report.pdf'));
     assert.ok(docs.length > 0, 'parsed document');
   }

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { LlamaParseReader } from 'llama-cloud-services/reader';
 import OpenAI from 'openai';
-import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
+import { llamaParseReader, startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
@@ -100,13 +99,7 @@ describe('the official clients work unchanged against the sidecar in MOCK mode',
   });
 
   it('LlamaParseReader loads a real PDF and a markdown file through /llamaparse', async () => {
-    const reader = new LlamaParseReader({
-      apiKey: 'llx-placeholder',
-      baseUrl: `${tg.url}/llamaparse`,
-      resultType: 'markdown',
-      checkInterval: 0.05,
-      verbose: false,
-    });
+    const reader = llamaParseReader(`${tg.url}/llamaparse`);
     const pdf = await reader.loadData(fixture('documents/sample-report.pdf'));
     assert.equal(pdf.length, 3, 'one document per PDF page');
     assert.ok(pdf.every((d) => d.text.trim().length > 0));

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { LlamaParseReader } from 'llama-cloud-services/reader';
 import OpenAI from 'openai';
 import { type RunningPrometheus, startPrometheus, which } from './support/prometheus.js';
-import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
+import { llamaParseReader, startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
 const ADMIN_TOKEN = 'admin-token-prometheus-0123456789';
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -84,13 +83,7 @@ describe('a real Prometheus scraping the sidecar', { skip }, () => {
     }
     assert.ok(streamed.length > 0);
     await client.embeddings.create({ model: 'text-embedding-3-small', input: ['one', 'two', 'three'] });
-    const reader = new LlamaParseReader({
-      apiKey: 'llx-placeholder',
-      baseUrl: `${tg.url}/llamaparse`,
-      resultType: 'markdown',
-      checkInterval: 0.05,
-      verbose: false,
-    });
+    const reader = llamaParseReader(`${tg.url}/llamaparse`);
     const docs = await reader.loadData(fixture('documents/sample-report.pdf'));
     assert.ok(docs.length > 0);
     assert.ok(tg.calls.some((c) => c.provider === 'llamaparse' && (c.usage?.pages ?? 0) > 0));

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { LlamaParseReader } from 'llama-cloud-services/reader';
 import OpenAI from 'openai';
 import { type Standin, startStandin } from './support/standin.js';
-import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
+import { llamaParseReader, startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
 const KEY = 'sk-test-sidecar-key-0123456789';
 const LLX = 'llx-test-key-0123456789';
@@ -187,13 +186,7 @@ describe('REAL mode against a stand-in provider', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tollgate-real-'));
     const file = join(dir, 'note.md');
     await writeFile(file, '# Heading\n\nBody text for the stand-in.\n');
-    const reader = new LlamaParseReader({
-      apiKey: 'llx-worker-placeholder',
-      baseUrl: `${tg.url}/llamaparse`,
-      resultType: 'markdown',
-      checkInterval: 0.05,
-      verbose: false,
-    });
+    const reader = llamaParseReader(`${tg.url}/llamaparse`, 'llx-worker-placeholder');
     const docs = await reader.loadData(file);
     assert.ok(docs.length >= 1);
     const upload = standin.requests.find((r) => r.url.includes('/parsing/upload'))!;

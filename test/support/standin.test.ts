@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { LlamaParseReader } from 'llama-cloud-services';
 import OpenAI from 'openai';
 import { type Standin, startStandin } from './standin.js';
+import { llamaParseReader } from './tollgate.js';
 
 const OPENAI_KEY = 'sk-standin-test-key';
 const LLAMA_KEY = 'llx-standin-test-key';
@@ -365,13 +365,7 @@ describe('standin: LlamaCloud routes', () => {
   });
 
   it('serves the official LlamaParseReader from upload to markdown and JSON', async () => {
-    const reader = new LlamaParseReader({
-      apiKey: LLAMA_KEY,
-      baseUrl: standin.llamaparseBase,
-      resultType: 'markdown',
-      checkInterval: 0.05,
-      verbose: false,
-    });
+    const reader = llamaParseReader(standin.llamaparseBase, LLAMA_KEY);
     const file = new TextEncoder().encode('# Hello\n\nfrom the reader');
     const docs = await reader.loadDataAsContent(file, 'reader.md');
     assert.deepEqual(

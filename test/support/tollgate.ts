@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { LlamaParseReader } from 'llama-cloud-services/reader';
 import type { CallRecord } from '../../src/proxy/call.js';
 import { startTollgate, type Tollgate } from '../../src/server.js';
 
@@ -81,3 +82,7 @@ export async function until(
   }
   return performance.now() - start;
 }
+
+/** The official LlamaParse reader as a worker configures it, polling fast enough for tests. */
+export const llamaParseReader = (baseUrl: string, apiKey = 'llx-placeholder'): LlamaParseReader =>
+  new LlamaParseReader({ apiKey, baseUrl, resultType: 'markdown', checkInterval: 0.05, verbose: false });
