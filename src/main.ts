@@ -1,39 +1,24 @@
-import { ConfigError, loadConfig } from './config/index.js';
-import { startTollgate } from './server.js';
-import { stopTelemetry } from './telemetry/otel.js';
+import { ConfigError, type Loaded, loadConfig } from './config/index.js';
+import { Telemetry } from './telemetry/index.js';
+import { startTollgate, type Tollgate } from './wire.js';
 
-/**
- * `tollgate serve`: the only place that reads process.env and owns the process's signals.
- * Invalid configuration exits 2 with every bad field named; SIGTERM/SIGINT drain and exit 0;
- * SIGHUP reloads the hot-reloadable settings.
- */
-export async function serve(): Promise<void> {
-  let loaded: ReturnType<typeof loadConfig>;
-  try {
-    loaded = loadConfig({ env: process.env, cwd: process.cwd() });
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`tollgate: ${e.message}\n`);
-      process.exit(2);
-    }
-    throw e;
+/** Exits with the configuration's problems named (2), or the start failure (1). */
+function exitOn(e: unknown, what: string): never {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`tollgate: ${e.message}\n`);
+    process.exit(2);
   }
-  let tollgate: Awaited<ReturnType<typeof startTollgate>>;
-  try {
-    tollgate = await startTollgate({ loaded, env: process.env, cwd: process.cwd() });
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`tollgate: ${e.message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`tollgate: could not start: ${(e as Error).message}\n`);
-    process.exit(1);
-  }
+  process.stderr.write(`tollgate: ${what}: ${(e as Error).message}\n`);
+  process.exit(1);
+}
+
+/** SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the hot-reloadable settings. */
+function ownSignals(tollgate: Tollgate, telemetry: Telemetry): void {
   const stop = (signal: string) => {
     void tollgate
       .shutdown(signal)
       // Spans of the drained requests are flushed before the process goes.
-      .then(() => stopTelemetry())
+      .then(() => telemetry.shutdown())
       .then(
         () => process.exit(0),
         (err: unknown) => {
@@ -47,4 +32,28 @@ export async function serve(): Promise<void> {
   process.on('SIGHUP', () => tollgate.config.forceReload('SIGHUP'));
   process.on('uncaughtException', (err) => tollgate.log.error({ err }, 'uncaught exception (kept serving)'));
   process.on('unhandledRejection', (err) => tollgate.log.error({ err }, 'unhandled rejection (kept serving)'));
+}
+
+/**
+ * `tollgate serve`: the composition root's entry, and the only place that reads process.env and owns
+ * the process's signals. Invalid configuration exits 2 with every bad field named.
+ */
+export async function serve(): Promise<void> {
+  const env = process.env;
+  const cwd = process.cwd();
+  let loaded: Loaded;
+  try {
+    loaded = loadConfig({ env, cwd });
+  } catch (e) {
+    exitOn(e, 'invalid configuration');
+  }
+  let tollgate: Tollgate;
+  let telemetry: Telemetry;
+  try {
+    telemetry = await Telemetry.start(env);
+    tollgate = await startTollgate({ loaded, env, cwd, telemetry });
+  } catch (e) {
+    exitOn(e, 'could not start');
+  }
+  ownSignals(tollgate, telemetry);
 }

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startTollgate, type Tollgate } from '../src/server.js';
+import { startTollgate, type Tollgate } from '../src/wire.js';
 import { freePort } from './support/redis.js';
 import { type Standin, startStandin } from './support/standin.js';
 import { memoryLog, startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
@@ -550,7 +550,7 @@ describe('admin auth', () => {
   });
 
   it('compares fixed-length digests with timingSafeEqual (one code path for any length)', () => {
-    const source = readFileSync(join(ROOT, 'src/admin/index.ts'), 'utf8');
+    const source = readFileSync(join(ROOT, 'src/admin/auth.ts'), 'utf8');
     assert.match(source, /createHash\('sha256'\)/);
     assert.match(source, /timingSafeEqual\(digest\(presented\), digest\(expected\)\)/);
     assert.doesNotMatch(source, /presented\s*===\s*expected|expected\s*===\s*presented/);

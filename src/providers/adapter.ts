@@ -1,6 +1,6 @@
 import type { Provider } from '../config/schema.js';
 import type { ProviderShape } from '../errors.js';
-import type { SseEvent } from '../proxy/sse.js';
+import type { SseEvent } from './sse.js';
 import type { MockSettings, ProviderMock } from './types.js';
 
 export interface RouteSpec {
@@ -64,6 +64,8 @@ export interface ProviderAdapter {
   /** Public prefix on the sidecar, e.g. '/openai/v1'. */
   prefix: string;
   errorShape: ProviderShape;
+  /** Streamed request bodies are document uploads, capped by MAX_UPLOAD_BYTES (else MAX_BODY_BYTES). */
+  uploads: boolean;
   /** Metered and known routes, most specific first. */
   routes: RouteSpec[];
   /** Pattern (relative to the prefix) of what else passes through to the upstream, e.g. '/*'. */

@@ -41,4 +41,45 @@ export interface CallRecord {
   unpriced: boolean;
   /** Which limit refused or degraded the call ('requests', 'tokens', 'pages', 'budget'). */
   limitedBy: string | undefined;
+  /** The provider's answer status, or why none came ('upstream_timeout', 'aborted', …), once it was called. */
+  upstream: UpstreamOutcome | undefined;
+}
+
+export interface UpstreamOutcome {
+  status: number | undefined;
+  errorType: string | undefined;
+}
+
+/** A fresh record for a call on `route` (a template like 'POST /openai/v1/chat/completions'). */
+export function newCall(fields: {
+  correlationId: string;
+  provider: Provider;
+  operation: string;
+  genAiOperation: string;
+  route: string;
+  method: string;
+  path: string;
+  mode: Mode;
+  metered: boolean;
+}): CallRecord {
+  return {
+    ...fields,
+    traceId: '',
+    spanId: '',
+    servedBy: fields.mode === 'mock' ? 'mock' : 'real',
+    fallbackReason: undefined,
+    model: undefined,
+    stream: false,
+    status: 0,
+    startedAt: Date.now(),
+    firstChunkMs: undefined,
+    durationMs: 0,
+    usage: undefined,
+    costUsd: undefined,
+    errorType: undefined,
+    aborted: false,
+    unpriced: false,
+    limitedBy: undefined,
+    upstream: undefined,
+  };
 }

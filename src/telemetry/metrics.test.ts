@@ -91,6 +91,7 @@ function call(overrides: Partial<CallRecord> = {}): CallRecord {
     aborted: false,
     unpriced: false,
     limitedBy: undefined,
+    upstream: undefined,
     ...overrides,
   };
 }

@@ -15,7 +15,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { parse as parseDotenv } from 'dotenv';
 
 /**
- * The OpenTelemetry SDK, started by `register.ts` before the app loads (`node --import`). It starts
+ * The OpenTelemetry SDK, started by the composition root (main.ts) before the server is built. It starts
  * only when an OTLP endpoint is configured; without one the proxy propagates W3C trace context itself,
  * so the upstream always sees a traceparent of the worker's trace.
  *
@@ -37,7 +37,7 @@ export interface ExporterStatus {
   lastSuccessAt: number | undefined;
 }
 
-const status: ExporterStatus = {
+const idle = (): ExporterStatus => ({
   configured: false,
   endpoint: undefined,
   protocol: 'http/protobuf',
@@ -46,19 +46,17 @@ const status: ExporterStatus = {
   consecutiveFailures: 0,
   lastError: undefined,
   lastSuccessAt: undefined,
-};
-
-let sdk: NodeSDK | undefined;
-
-/** Whether the SDK runs in this process (else the proxy propagates trace context by itself). */
-export const telemetryActive = (): boolean => sdk !== undefined;
-export const exporterStatus = (): Readonly<ExporterStatus> => status;
+});
 
 /** Counts what the exporter sends and what fails, for the health check. */
 class CountingExporter implements SpanExporter {
-  constructor(private readonly inner: SpanExporter) {}
+  constructor(
+    private readonly inner: SpanExporter,
+    private readonly status: ExporterStatus,
+  ) {}
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
     this.inner.export(spans, (result) => {
+      const status = this.status;
       if (result.code === ExportResultCode.SUCCESS) {
         status.exported += spans.length;
         status.consecutiveFailures = 0;
@@ -140,13 +138,7 @@ export class SyncContextManager implements ContextManager {
   }
 }
 
-export async function startTelemetry(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  if (sdk !== undefined) return;
-  otelEnvFromFile(env);
-  if (env.OTEL_SDK_DISABLED === 'true') return;
-  // Metrics are served on /metrics by the app and logs go to stdout: only traces leave over OTLP.
-  env.OTEL_METRICS_EXPORTER ??= 'none';
-  env.OTEL_LOGS_EXPORTER ??= 'none';
+const quietDiag = () =>
   diag.setLogger(
     {
       error: (m) => process.stderr.write(`otel: ${m}\n`),
@@ -157,28 +149,69 @@ export async function startTelemetry(env: NodeJS.ProcessEnv = process.env): Prom
     },
     DiagLogLevel.ERROR,
   );
-  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  const exporterOff = (env.OTEL_TRACES_EXPORTER ?? '').split(',').includes('none');
-  status.endpoint = endpoint;
-  status.protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
-  status.configured = endpoint !== undefined && endpoint !== '' && !exporterOff;
-  // No exporter: spans would go nowhere. The proxy still continues the worker's trace upstream by itself
-  // (tracing.ts propagatingTracer), at a fraction of the cost of instrumenting every request.
-  if (!status.configured) return;
-  sdk = new NodeSDK({
-    serviceName: env.OTEL_SERVICE_NAME ?? 'tollgate',
-    traceExporter: new CountingExporter(await traceExporter(status.protocol)),
-    instrumentations: [],
-    contextManager: new SyncContextManager(),
-  });
-  sdk.start();
-}
 
-/** Flushes and stops the SDK (on shutdown, after the server drained). */
-export async function stopTelemetry(): Promise<void> {
-  const s = sdk;
-  sdk = undefined;
-  await s?.shutdown().catch(() => {});
+/**
+ * The OpenTelemetry SDK of this process, when an OTLP endpoint is configured: `Telemetry.start(env)`
+ * in the composition root, `shutdown()` after the server drained. Without an endpoint it is off and
+ * the proxy propagates W3C trace context itself.
+ */
+export class Telemetry {
+  readonly #status: ExporterStatus;
+  readonly #sdk: NodeSDK | undefined;
+
+  private constructor(status: ExporterStatus, sdk: NodeSDK | undefined) {
+    this.#status = status;
+    this.#sdk = sdk;
+  }
+
+  /** No SDK: no spans leave the process (tests that start a sidecar in-process, OTEL_SDK_DISABLED). */
+  static off(): Telemetry {
+    return new Telemetry(idle(), undefined);
+  }
+
+  /**
+   * Starts the SDK from OTEL_* variables (the env file's count too; `env` wins). The SDK's exporters
+   * read their settings from `env` as well, so it must be the process environment.
+   */
+  static async start(env: NodeJS.ProcessEnv): Promise<Telemetry> {
+    otelEnvFromFile(env);
+    if (env.OTEL_SDK_DISABLED === 'true') return Telemetry.off();
+    // Metrics are served on /metrics by the app and logs go to stdout: only traces leave over OTLP.
+    env.OTEL_METRICS_EXPORTER ??= 'none';
+    env.OTEL_LOGS_EXPORTER ??= 'none';
+    quietDiag();
+    const status = idle();
+    const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    const exporterOff = (env.OTEL_TRACES_EXPORTER ?? '').split(',').includes('none');
+    status.endpoint = endpoint;
+    status.protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
+    status.configured = endpoint !== undefined && endpoint !== '' && !exporterOff;
+    // No exporter: spans would go nowhere. The proxy still continues the worker's trace upstream by itself
+    // (tracing.ts propagatingTracer), at a fraction of the cost of instrumenting every request.
+    if (!status.configured) return new Telemetry(status, undefined);
+    const sdk = new NodeSDK({
+      serviceName: env.OTEL_SERVICE_NAME ?? 'tollgate',
+      traceExporter: new CountingExporter(await traceExporter(status.protocol), status),
+      instrumentations: [],
+      contextManager: new SyncContextManager(),
+    });
+    sdk.start();
+    return new Telemetry(status, sdk);
+  }
+
+  /** Whether the SDK runs (else the proxy propagates trace context by itself). */
+  get active(): boolean {
+    return this.#sdk !== undefined;
+  }
+
+  exporterStatus(): Readonly<ExporterStatus> {
+    return this.#status;
+  }
+
+  /** Flushes and stops the SDK (on shutdown, after the server drained). */
+  async shutdown(): Promise<void> {
+    await this.#sdk?.shutdown().catch(() => {});
+  }
 }
 
 export type { Span };

@@ -1,8 +1,6 @@
 /**
- * Preloaded with `node --import ./dist/telemetry/register.js`: starts the OpenTelemetry SDK (when an
- * OTLP endpoint is configured) before any app module is imported, so the tracer the proxy takes is the
- * SDK's. No loader hook is registered: the proxy makes its spans itself (telemetry/tracing.ts), so no
- * module has to be patched as it loads.
+ * Kept so that command lines which preload it (`node --import ./dist/telemetry/register.js …`) keep
+ * working. It starts nothing: `tollgate serve` (main.ts) starts the OpenTelemetry SDK itself, since no
+ * instrumentation library has to patch modules as they load (the proxy makes its spans by hand).
  */
-const { startTelemetry } = await import('./otel.js');
-await startTelemetry();
+export {};

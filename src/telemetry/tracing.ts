@@ -10,9 +10,8 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { CallRecord } from '../proxy/call.js';
-import { continueTrace } from '../proxy/headers.js';
 import { ATTR, TRACER_NAME } from './names.js';
-import { telemetryActive } from './otel.js';
+import { continueTrace } from './propagation.js';
 
 /**
  * Spans for proxied calls, kept out of the proxy code. The proxy makes its spans itself rather than
@@ -71,21 +70,32 @@ function parentOf(headers: Record<string, string | string[] | undefined>): Conte
   return headers.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, headers);
 }
 
-const origins = new Map<string, { base: string; host: string; port: number }>();
-/** Host and port of an upstream base URL, parsed once per URL (they change only on reload). */
-function originOf(baseUrl: string): { base: string; host: string; port: number } {
-  let o = origins.get(baseUrl);
-  if (o === undefined) {
-    const u = new URL(baseUrl);
-    o = {
-      base: baseUrl.replace(/\/+$/, ''),
-      host: u.hostname,
-      port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80),
-    };
-    if (origins.size > 100) origins.clear();
-    origins.set(baseUrl, o);
+interface Origin {
+  base: string;
+  /** host:port as the URL gives it (no port when it is the scheme's default). */
+  authority: string;
+  host: string;
+  port: number;
+}
+
+/** Host and port of upstream base URLs, parsed once per URL (they change only on reload). */
+class Origins {
+  readonly #parsed = new Map<string, Origin>();
+  of(baseUrl: string): Origin {
+    let o = this.#parsed.get(baseUrl);
+    if (o === undefined) {
+      const u = new URL(baseUrl);
+      o = {
+        base: baseUrl.replace(/\/+$/, ''),
+        authority: u.host,
+        host: u.hostname,
+        port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80),
+      };
+      if (this.#parsed.size > 100) this.#parsed.clear();
+      this.#parsed.set(baseUrl, o);
+    }
+    return o;
   }
-  return o;
 }
 
 const traceparentOf = (span: Span): string => {
@@ -95,8 +105,9 @@ const traceparentOf = (span: Span): string => {
 
 /** Real spans through the OpenTelemetry API (the SDK was started by the preload). */
 export const otelTracer = (
-  upstreamHost: (provider: string) => string | undefined,
+  upstreamUrl: (provider: string) => string | undefined,
   tracer: Tracer = trace.getTracer(TRACER_NAME),
+  origins: Origins = new Origins(),
 ): CallTracer => ({
   start(call, headers, startTime) {
     const model = call.model;
@@ -123,8 +134,8 @@ export const otelTracer = (
       [ATTR.mode]: call.mode,
     };
     if (model !== undefined) attributes[ATTR.genAiRequestModel] = model;
-    const host = upstreamHost(call.provider);
-    if (host !== undefined && call.mode !== 'mock') attributes[ATTR.serverAddress] = host;
+    const url = call.mode === 'mock' ? undefined : upstreamUrl(call.provider);
+    if (url !== undefined) attributes[ATTR.serverAddress] = origins.of(url).authority;
     const client = tracer.startSpan(
       spanName(call, model),
       { kind: SpanKind.CLIENT, startTime, attributes },
@@ -138,7 +149,7 @@ export const otelTracer = (
     return {
       upstream(method, baseUrl, path) {
         http?.end();
-        const origin = originOf(baseUrl);
+        const origin = origins.of(baseUrl);
         const a: Attributes = {
           [ATTR.httpMethod]: method,
           [ATTR.urlFull]: origin.base + path,
@@ -189,5 +200,6 @@ export const propagatingTracer = (): CallTracer => ({
   },
 });
 
-export const callTracer = (upstreamHost: (provider: string) => string | undefined): CallTracer =>
-  telemetryActive() ? otelTracer(upstreamHost) : propagatingTracer();
+/** Spans when the SDK runs (`active`), else trace context propagation alone. */
+export const callTracer = (active: boolean, upstreamUrl: (provider: string) => string | undefined): CallTracer =>
+  active ? otelTracer(upstreamUrl) : propagatingTracer();

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallRecord } from '../../src/proxy/call.js';
-import { startTollgate, type Tollgate } from '../../src/server.js';
 import { SqliteStore } from '../../src/state/sqlite.js';
+import { startTollgate, type Tollgate } from '../../src/wire.js';
 import { memoryLog } from '../support/tollgate.js';
 import { send } from './support.js';
 

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { LlamaParseReader } from 'llama-cloud-services/reader';
 import type { CallRecord } from '../../src/proxy/call.js';
-import { startTollgate, type Tollgate } from '../../src/server.js';
+import { startTollgate, type Tollgate } from '../../src/wire.js';
 
 export interface TestTollgate extends Tollgate {
   calls: CallRecord[];

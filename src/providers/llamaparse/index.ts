@@ -16,6 +16,7 @@ export const llamaparse: ProviderAdapter = {
   name: 'llamaparse',
   prefix: '/llamaparse',
   errorShape: 'llamaparse',
+  uploads: true,
   passthrough: '/api/*',
   routes: llamaparseRoutes,
   mockPath: (rest) => rest,

@@ -81,6 +81,7 @@ export const openai: ProviderAdapter = {
   name: 'openai',
   prefix: '/openai/v1',
   errorShape: 'openai',
+  uploads: false,
   passthrough: '/*',
   routes: openaiRoutes,
   mockPath: (rest) => `/v1${rest}`,

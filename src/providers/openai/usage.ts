@@ -1,5 +1,5 @@
-import type { SseEvent } from '../../proxy/sse.js';
 import { emptyUsage, type Usage } from '../adapter.js';
+import type { SseEvent } from '../sse.js';
 
 type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,0 +1,65 @@
+import type { Mode } from '../config/schema.js';
+import { invalidJson, invalidRequest } from '../errors.js';
+import { isObject } from '../json.js';
+import type { PreparedJson } from '../providers/adapter.js';
+import { canCallReal, isMode } from '../routing/mode.js';
+import { readBody } from './body.js';
+import type { Exchange } from './exchange.js';
+import { headerValue, isJsonType } from './media.js';
+
+/** What the request says, once read: the mode it runs in and its body. */
+export interface Request {
+  mode: Mode;
+  /** The parsed body, for routes whose body is JSON. */
+  json: Record<string, unknown> | undefined;
+  /** The body's bytes as received, for routes whose body is JSON. */
+  raw: Buffer | undefined;
+  /** The body to send upstream when the adapter rewrites it (e.g. to ask for stream usage). */
+  prepared: PreparedJson | undefined;
+  /** A streamed body (an upload) follows: it is read by whoever answers. */
+  streamed: boolean;
+  /** The size cap of a streamed body. */
+  uploadCap: number;
+}
+
+/** The mode a call runs in: the provider's, or the worker's `x-tollgate-mode` where the config allows it. */
+export function modeOf(x: Exchange): Mode {
+  const given = headerValue(x.incoming.headers['x-tollgate-mode']);
+  if (given === undefined || !x.cfg.allowModeHeader) return x.call.mode;
+  const mode = given.toLowerCase();
+  if (!isMode(mode)) throw invalidRequest('x-tollgate-mode must be one of mock, real, hybrid', 'x-tollgate-mode');
+  if (mode === 'real' && !canCallReal(x.cfg, x.adapter.name)) {
+    throw invalidRequest(`${x.adapter.name} has no API key configured; it cannot run in real mode`, 'x-tollgate-mode');
+  }
+  return mode;
+}
+
+/** Reads a JSON body (capped at MAX_BODY_BYTES) and checks it is an object. */
+async function readJson(x: Exchange): Promise<{ json: Record<string, unknown>; raw: Buffer }> {
+  const ct = headerValue(x.incoming.headers['content-type']);
+  if (ct !== undefined && !isJsonType(ct)) {
+    throw invalidRequest(`Content-Type must be application/json for ${x.call.route}, got ${ct}`, 'content-type');
+  }
+  const raw = await readBody(x.incoming, x.cfg.maxBodyBytes);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    throw invalidJson((e as Error).message);
+  }
+  if (!isObject(json)) throw invalidRequest('The request body must be a JSON object');
+  return { json, raw };
+}
+
+/** Stage 1: the body (JSON read whole; uploads left streaming), the model and whether it streams. */
+export async function readRequest(x: Exchange, mode: Mode): Promise<Request> {
+  const { adapter, route, cfg, incoming } = x;
+  const method = incoming.method;
+  const streamed = route.body === 'stream' && method !== 'GET' && method !== 'HEAD';
+  const uploadCap = adapter.uploads ? cfg.maxUploadBytes : cfg.maxBodyBytes;
+  if (route.body !== 'json') return { mode, json: undefined, raw: undefined, prepared: undefined, streamed, uploadCap };
+  const { json, raw } = await readJson(x);
+  // Streams are metered from the usage the answer carries: ask for it, strip it if the worker did not.
+  const prepared = adapter.prepareJson?.(route.operation, json);
+  return { mode, json, raw, prepared, streamed, uploadCap };
+}

@@ -1,0 +1,55 @@
+import type { Mode } from '../config/schema.js';
+import type { FallbackReason } from './mode.js';
+
+/**
+ * Who answers a call, as a value: the mock (with the reason when it stands in for the provider), the
+ * provider (`probe` when this call is the circuit's half-open probe), or nobody (REAL mode with the
+ * circuit open: the worker gets 503 and a Retry-After).
+ * @example decide({ mode: 'hybrid', hasKey: false, ... }) // { serve: 'mock', reason: 'no_api_key' }
+ */
+export type Decision =
+  | { serve: 'mock'; reason: FallbackReason | undefined }
+  | { serve: 'real'; probe: boolean }
+  | { serve: 'refuse'; retryAfterMs: number };
+
+export interface CircuitGate {
+  tryAcquire(): { allowed: boolean; probe: boolean };
+  retryAfterMs(): number;
+}
+
+export interface DecisionInput {
+  mode: Mode;
+  /** Admission found the budget spent and the call may degrade (HYBRID): the mock answers. */
+  budgetExceeded: boolean;
+  /** The mock holds the state the call refers to (a job it created during a fallback). */
+  mockOwns: boolean;
+  /** A key is configured, or the worker's own Authorization is forwarded. */
+  hasKey: boolean;
+  /** The background health probe's last verdict (HYBRID treats a failed probe as an open circuit). */
+  healthy: boolean;
+  circuit: CircuitGate;
+}
+
+const mock = (reason?: FallbackReason): Decision => ({ serve: 'mock', reason });
+
+/** Decides who answers a call before anything is sent upstream. Takes the circuit's permit when it says 'real'. */
+export function decide(input: DecisionInput): Decision {
+  const { mode } = input;
+  if (input.budgetExceeded) return mock('budget_exceeded');
+  if (mode === 'mock' || input.mockOwns) return mock();
+  if (mode === 'hybrid' && !input.hasKey) return mock('no_api_key');
+  const permit = input.healthy || mode === 'real' ? input.circuit.tryAcquire() : { allowed: false, probe: false };
+  if (permit.allowed) return { serve: 'real', probe: permit.probe };
+  return mode === 'hybrid' ? mock('circuit_open') : { serve: 'refuse', retryAfterMs: input.circuit.retryAfterMs() };
+}
+
+/**
+ * After the provider was tried: whether its failure is answered by the mock instead (HYBRID only).
+ * `failure` is the transport failure, or the answer's status class (`upstream_5xx`, `upstream_429`).
+ */
+export const fallbackAfter = (mode: Mode, failure: FallbackReason): Decision | undefined =>
+  mode === 'hybrid' ? mock(failure) : undefined;
+
+/** The status classes HYBRID does not relay: the mock answers instead. */
+export const failedStatus = (status: number): FallbackReason | undefined =>
+  status >= 500 ? 'upstream_5xx' : status === 429 ? 'upstream_429' : undefined;
