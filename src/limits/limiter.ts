@@ -1,4 +1,4 @@
-import type { BudgetWindowName, Config, Provider } from '../config/schema.js';
+import type { BucketRule, BudgetWindowName, Config, Provider } from '../config/schema.js';
 import { TollgateError } from '../errors.js';
 import type {
   AdmitOp,
@@ -11,7 +11,7 @@ import type {
   Store,
   TransactRequest,
 } from '../state/types.js';
-import { adjust, type BucketRule, type BucketState, level, resetMs, take } from './bucket.js';
+import { adjust, type BucketState, level, resetMs, take } from './bucket.js';
 import { type Window, WindowClock, type WindowKind } from './windows.js';
 
 /**
