@@ -6,7 +6,7 @@ import { TollgateError } from '../errors.js';
 import { row } from '../state/conformance.js';
 import { MemoryStore } from '../state/memory.js';
 import type { LedgerRow, SettleOp, Store, TransactRequest } from '../state/types.js';
-import { type AdmitRequest, type HoldState, Limiter, toNano } from './limiter.js';
+import { type AdmitRequest, type HoldState, Limiter, toNano } from './index.js';
 
 const T0 = Date.UTC(2026, 10, 28, 12, 30);
 
