@@ -12,6 +12,7 @@ export {
   type SettleOutcome,
 } from './admission.js';
 export { type BucketState, level, resetMs, take } from './bucket.js';
+export { BudgetWatch, type BudgetWatchDeps, type WarnLog } from './budget-watch.js';
 export { decideAdmit, decideRelease, type HoldState, liveHeld } from './decide.js';
 export { type BucketView, rateLimitHeaders } from './headers.js';
 export { fromNano, type LimitKind, toNano } from './rules.js';
