@@ -110,6 +110,74 @@ export const providerUnavailable = (provider: string, retryAfterSeconds: number)
     headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
   });
 
+/** A token bucket as a 429 names it (limit per hour, burst = capacity). */
+export interface LimitedBucket {
+  scope: string;
+  kind: string;
+  limit: number;
+  burst: number;
+}
+
+const perHour = (b: LimitedBucket) => `${b.limit} ${b.kind} per hour (burst ${b.burst})`;
+
+/**
+ * The bucket is short for now: retry in `retryAfterMs`. `reset` is that delay as the
+ * x-ratelimit-reset-* headers write it (the limits module owns that format).
+ */
+export const rateLimited = (bucket: LimitedBucket, retryAfterMs: number, reset: string) => {
+  const seconds = retryAfterMs / 1000;
+  return new TollgateError(
+    429,
+    'rate_limit_exceeded',
+    `Rate limit reached for ${bucket.scope} ${bucket.kind}: ${perHour(bucket)}. Please try again in ${seconds.toFixed(3)}s.`,
+    {
+      type: bucket.kind,
+      headers: {
+        'retry-after': String(Math.max(1, Math.ceil(seconds))),
+        'retry-after-ms': String(Math.ceil(retryAfterMs)),
+        [`x-ratelimit-limit-${bucket.kind}`]: String(bucket.limit),
+        [`x-ratelimit-remaining-${bucket.kind}`]: '0',
+        [`x-ratelimit-reset-${bucket.kind}`]: reset,
+      },
+    },
+  );
+};
+
+/** The call alone needs more than the bucket can ever hold: no retry will help. */
+export const beyondBucket = (bucket: LimitedBucket, amount: number) =>
+  new TollgateError(
+    429,
+    'rate_limit_exceeded',
+    `This request needs ${amount} ${bucket.kind}, more than the ${bucket.scope} ${bucket.kind} bucket can ever hold (${perHour(bucket)}). Reduce the request size (e.g. max_tokens).`,
+    { type: bucket.kind, headers: { 'x-should-retry': 'false' } },
+  );
+
+/** A spend budget as a 429 names it; `resetsAt` is the end of its window (epoch ms). */
+export interface LimitedBudget {
+  scope: string;
+  window: string;
+  limitUsd: number;
+  resetsAt: number;
+}
+
+const budgetError = (message: string) =>
+  new TollgateError(429, 'budget_exceeded', message, {
+    type: 'insufficient_quota',
+    headers: { 'x-should-retry': 'false' },
+  });
+
+/** What is spent plus the call's worst case would go past the budget before its window ends. */
+export const budgetExceeded = (budget: LimitedBudget, spentUsd: number, worstUsd: number) =>
+  budgetError(
+    `The ${budget.window} ${budget.scope} budget of $${budget.limitUsd.toFixed(4)} would be exceeded ($${spentUsd.toFixed(6)} spent, this request may cost up to $${worstUsd.toFixed(6)}). It resets at ${new Date(budget.resetsAt).toISOString()}.`,
+  );
+
+/** The call's worst case alone is more than the whole budget: no window will fit it. */
+export const beyondBudget = (budget: LimitedBudget, worstUsd: number) =>
+  budgetError(
+    `This request's worst-case cost ($${worstUsd.toFixed(6)}) is more than the whole ${budget.window} ${budget.scope} budget ($${budget.limitUsd.toFixed(4)}).`,
+  );
+
 /** The sidecar itself failed (a bug): the worker learns nothing more, the log has the error. */
 export const internalError = () =>
   new TollgateError(500, 'internal_error', 'The sidecar failed to handle this request');

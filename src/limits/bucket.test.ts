@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { adjust, type BucketRule, type BucketState, level, resetMs, take } from './bucket.js';
+import type { BucketRule } from '../config/schema.js';
+import { adjust, type BucketState, level, resetMs, take } from './bucket.js';
 
 const T0 = Date.UTC(2026, 10, 28, 12, 0, 0);
 /** 3600 per hour: exactly one token per second, so times are easy to read. */

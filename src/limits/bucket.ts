@@ -1,13 +1,9 @@
 /**
  * The token bucket, written once for every store: pure functions over a small state.
  * Capacity is `burst`; refill is continuous at `limit` per hour, so any hour admits at most
- * limit + burst (contract section 2).
+ * limit + burst (contract section 2). Its rule (limit, burst) is config's BucketRule.
  */
-export interface BucketRule {
-  /** Per hour. */
-  limit: number;
-  burst: number;
-}
+import type { BucketRule } from '../config/schema.js';
 
 export interface BucketState {
   tokens: number;

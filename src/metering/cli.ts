@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from '../config/index.js';
-import { Limiter } from '../limits/limiter.js';
+import { Limiter } from '../limits/index.js';
 import { createStore } from '../state/index.js';
 import { costReport, formatReport, REPORT_WINDOWS, type ReportWindow } from './report.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { type Config, loadConfig } from '../config/index.js';
-import { Limiter } from '../limits/limiter.js';
+import { Limiter } from '../limits/index.js';
 import { MemoryStore } from '../state/memory.js';
 import type { LedgerRow } from '../state/types.js';
 import { type CostReport, costReport, forecast, formatReport, type GroupKey } from './report.js';

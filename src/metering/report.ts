@@ -1,5 +1,4 @@
-import type { Limiter } from '../limits/limiter.js';
-import { type WindowKind, windowAt } from '../limits/windows.js';
+import { type Limiter, type WindowKind, windowAt } from '../limits/index.js';
 import type { LedgerGroup, Store } from '../state/types.js';
 
 export type ReportWindow = 'hour' | 'day' | 'month';

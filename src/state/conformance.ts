@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { decideAdmit, decideRelease, type HoldState } from '../limits/limiter.js';
+import { decideAdmit, decideRelease, type HoldState } from '../limits/index.js';
 import { seededRandom } from '../random.js';
 import { MemoryStore } from './memory.js';
 import type {

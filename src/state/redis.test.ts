@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, stopRedis } from '../../test/support/redis.js';
 import { loadConfig } from '../config/index.js';
-import { type AdmitRequest, Limiter } from '../limits/limiter.js';
+import { type AdmitRequest, Limiter } from '../limits/index.js';
 import { row, storeConformance } from './conformance.js';
 import { RedisStore } from './redis.js';
 import type { LedgerRow, SpendIncrement, TransactRequest } from './types.js';
