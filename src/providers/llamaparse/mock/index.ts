@@ -1,6 +1,6 @@
 /**
  * The built-in LlamaParse (LlamaCloud) mock: the same routes and shapes as the real parse API,
- * v1 and v2, with results drawn from the uploaded document itself (see ../extract.ts).
+ * v1 and v2, with results drawn from the uploaded document itself (see ../extract/).
  *
  * Jobs are PENDING for `parseDelayMs` (on the injected clock), then SUCCESS (v2: COMPLETED) or
  * ERROR for documents LlamaCloud cannot parse, or when `errorRate` injects a fault. Empty and
@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invalidRequest, notFound, TollgateError } from '../../../errors.js';
 import type { MockCall, MockSettings, ProviderMock, ProviderReply } from '../../types.js';
-import { DocumentError, type ExtractedPage, extractDocument } from '../extract.js';
+import { DocumentError, type ExtractedPage, extractDocument } from '../extract/index.js';
 import {
   type JobFailure,
   jobCredits,
