@@ -2,7 +2,7 @@
  * The mock's parse jobs and the response bodies built from them, in LlamaCloud's v1 and v2 shapes
  * (v1: `ParsingJob`, `ParsingJobMarkdownResult`, `…TextResult`, `…JsonResult`; v2: `ParsingGetResponse`).
  */
-import type { ExtractedPage } from '../extract.js';
+import type { ExtractedPage } from '../extract/index.js';
 import { type ParseTier, TIER_CREDITS_PER_PAGE } from './tiers.js';
 
 export type V1Status = 'PENDING' | 'SUCCESS' | 'ERROR';

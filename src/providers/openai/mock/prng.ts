@@ -1,9 +1,10 @@
 /**
  * Deterministic randomness for the mock: a SHA-256 of the seed and the input picks the
- * starting state, mulberry32 does the rest. Same MOCK_SEED + same input, same answer,
+ * starting state, mulberry32 (../../../random.ts) does the rest. Same MOCK_SEED + same input, same answer,
  * in every process and on every machine (Math.random would give neither).
  */
 import * as crypto from 'node:crypto';
+import { Mulberry32 } from '../../../random.js';
 import { Memo } from '../memo.js';
 
 // One-shot hashing (Node 20.12+) skips the Hash object; older 20.x builds fall back to it.
@@ -34,13 +35,9 @@ export interface Rng {
 }
 
 export function mulberry32(seed: number): Rng {
-  let state = seed >>> 0;
+  const generator = new Mulberry32(seed);
   function next(): number {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return generator.next();
   }
   return {
     next,
@@ -59,7 +56,7 @@ export function mulberry32(seed: number): Rng {
       return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     },
     fork(label) {
-      return mulberry32(digest(state, label).readUInt32LE(0));
+      return mulberry32(digest(generator.state, label).readUInt32LE(0));
     },
   };
 }
