@@ -4,7 +4,16 @@ import { basename, dirname } from 'node:path';
 import { ConfigError, type Loaded, type LoadOptions, loadConfig } from './load.js';
 import { RESTART_ONLY } from './schema.js';
 
-export { ConfigError, envFilePath, type Loaded, type LoadOptions, loadConfig, maskedEnv, maskSecret } from './load.js';
+export {
+  ConfigError,
+  type ConfigInputs,
+  envFilePath,
+  type Loaded,
+  type LoadOptions,
+  loadConfig,
+  maskedEnv,
+  maskSecret,
+} from './load.js';
 export * from './schema.js';
 
 export interface ReloadLog {
