@@ -1,6 +1,16 @@
 /**
- * The health folder's public face: /livez, /readyz and /health, and the background provider probes.
+ * The health folder's public face: /livez, /readyz and /health, the component checks behind
+ * /health, and the background provider probes.
  */
+export {
+  type BudgetView,
+  type CircuitView,
+  type ExporterView,
+  type HealthParts,
+  healthChecks,
+  type StoreView,
+  upstreamCheck,
+} from './checks.js';
 export type { ProbeFetcher, ProbeRequest, ProbeResponse } from './fetch.js';
 export { keyFormWarnings } from './keys.js';
 export { type HealthDeps, healthRoutes } from './routes.js';
