@@ -1,10 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Mode, Provider } from '../config/index.js';
-import { type BudgetView, type Check, type HealthParts, healthChecks, type StoreView } from './index.js';
+import { exporterStatus } from '../telemetry/otel.js';
+import {
+  type BudgetView,
+  type Check,
+  type ExporterView,
+  type HealthParts,
+  healthChecks,
+  type StoreView,
+} from './index.js';
 
 const NOW = Date.parse('2026-01-02T03:04:05.000Z');
 const TIME = new Date(NOW).toISOString();
+
+/** An exporter that was never configured, as telemetry reports it. */
+const IDLE_EXPORTER: ExporterView = { ...exporterStatus(), configured: false, exported: 0, failures: 0 };
 
 const probed = (status: Check['status'], output: string): Check => ({
   componentType: 'component',
@@ -23,15 +34,7 @@ function parts(over: Partial<HealthParts> = {}): HealthParts {
     probes: { check: () => probed('pass', 'GET /models: HTTP 200') },
     modes: (p) => modes[p],
     circuit: () => ({ state: 'closed', consecutiveFailures: 0 }),
-    exporter: () => ({
-      configured: false,
-      endpoint: undefined,
-      protocol: 'http/protobuf',
-      exported: 0,
-      failures: 0,
-      consecutiveFailures: 0,
-      lastError: undefined,
-    }),
+    exporter: () => IDLE_EXPORTER,
     store: (): StoreView => ({ status: 'pass', output: 'memory store' }),
     storeLatencyMs: () => 0.25,
     budgets: () => [],
@@ -127,14 +130,13 @@ describe('healthChecks', () => {
   });
 
   it('reports a configured exporter, warning while exports fail', () => {
-    const exporter = {
+    const exporter: ExporterView = {
+      ...IDLE_EXPORTER,
       configured: true,
       endpoint: 'http://collector:4318',
       protocol: 'http/protobuf',
       exported: 42,
       failures: 2,
-      consecutiveFailures: 0,
-      lastError: undefined,
     };
     const ok = healthChecks(parts({ exporter: () => exporter }))();
     assert.equal(
