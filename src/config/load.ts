@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { type ConfigInputs, envFilePath } from './env-file.js';
 import {
   type Config,
   crossFieldIssues,
@@ -32,14 +33,6 @@ export interface Loaded {
   envFile: string | undefined;
 }
 
-/** Where configuration comes from. The composition root passes the process's own. */
-export interface ConfigInputs {
-  /** The process environment; it wins over the env file. */
-  env: NodeJS.ProcessEnv;
-  /** What relative ENV_FILE and CONFIG_FILE paths start from. */
-  cwd: string;
-}
-
 /** ConfigInputs a caller may still leave out (startTollgate's options); see withProcessDefaults. */
 export type LoadOptions = Partial<ConfigInputs>;
 
@@ -50,13 +43,6 @@ export type LoadOptions = Partial<ConfigInputs>;
  */
 function withProcessDefaults({ env, cwd }: LoadOptions): ConfigInputs {
   return { env: env ?? process.env, cwd: cwd ?? process.cwd() };
-}
-
-/** Which env file to read: ENV_FILE, else .env.development when it exists. */
-export function envFilePath({ env, cwd }: ConfigInputs): string | undefined {
-  if (env.ENV_FILE !== undefined) return env.ENV_FILE === '' ? undefined : resolve(cwd, env.ENV_FILE);
-  const fallback = resolve(cwd, '.env.development');
-  return existsSync(fallback) ? fallback : undefined;
 }
 
 const formatIssues = (issues: z.core.$ZodIssue[], prefix = '') =>
