@@ -14,7 +14,7 @@ const TIMEOUT = 100;
 const SLACK = 150;
 
 function makeConfig(vars: Record<string, string>): Config {
-  return loadConfig({ env: { ENV_FILE: '', ...vars } }).config;
+  return loadConfig({ env: { ENV_FILE: '', ...vars }, cwd: process.cwd() }).config;
 }
 
 interface LogLine {
