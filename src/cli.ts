@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, maskedEnv } from './config/index.js';
+import { ConfigError, type ConfigInputs, loadConfig, maskedEnv } from './config/index.js';
 
 const USAGE = `Usage: tollgate <command>
 
@@ -11,7 +11,7 @@ Commands:
                                  spend report from the configured state store
 `;
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[], inputs: ConfigInputs): Promise<number> {
   const [command = 'serve', ...rest] = argv;
   switch (command) {
     case 'serve': {
@@ -21,7 +21,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'check-config': {
       try {
-        const loaded = loadConfig({ env: process.env, cwd: process.cwd() });
+        const loaded = loadConfig(inputs);
         // Prices are part of the configuration: the same table `serve` would load.
         const { PriceSource, PriceTableError } = await import('./metering/prices.js');
         try {
@@ -48,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
         options: { window: { type: 'string', default: 'day' }, json: { type: 'boolean', default: false } },
       });
       const { costsCommand } = await import('./metering/cli.js');
-      return costsCommand({ window: values.window ?? 'day', json: values.json ?? false });
+      return costsCommand({ window: values.window ?? 'day', json: values.json ?? false, inputs });
     }
     case '-h':
     case '--help':
@@ -61,7 +61,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+// The bin's entry: the one place here that reads the process environment, passed down from it.
+main(process.argv.slice(2), { env: process.env, cwd: process.cwd() }).then(
   (code) => {
     if (code >= 0) process.exitCode = code;
   },

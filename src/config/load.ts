@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { type ConfigInputs, envFilePath } from './env-file.js';
 import {
   type Config,
   crossFieldIssues,
@@ -32,17 +33,16 @@ export interface Loaded {
   envFile: string | undefined;
 }
 
-export interface LoadOptions {
-  /** The process environment; it wins over the env file. */
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-}
+/** ConfigInputs a caller may still leave out (startTollgate's options); see withProcessDefaults. */
+export type LoadOptions = Partial<ConfigInputs>;
 
-/** Which env file to read: ENV_FILE, else .env.development when it exists. */
-export function envFilePath({ env = process.env, cwd = process.cwd() }: LoadOptions = {}): string | undefined {
-  if (env.ENV_FILE !== undefined) return env.ENV_FILE === '' ? undefined : resolve(cwd, env.ENV_FILE);
-  const fallback = resolve(cwd, '.env.development');
-  return existsSync(fallback) ? fallback : undefined;
+/**
+ * Fills what a caller left out from the process. Only startTollgate (src/server.ts) and a few
+ * tests still leave `env` or `cwd` out; once they pass both, this goes and loadConfig takes
+ * ConfigInputs, leaving src/main.ts the only reader of the process environment.
+ */
+function withProcessDefaults({ env, cwd }: LoadOptions): ConfigInputs {
+  return { env: env ?? process.env, cwd: cwd ?? process.cwd() };
 }
 
 const formatIssues = (issues: z.core.$ZodIssue[], prefix = '') =>
@@ -69,8 +69,7 @@ function readConfigFile(path: string): FileConfig {
  * @throws ConfigError naming every bad variable or field.
  */
 export function loadConfig(options: LoadOptions = {}): Loaded {
-  const env = options.env ?? process.env;
-  const cwd = options.cwd ?? process.cwd();
+  const { env, cwd } = withProcessDefaults(options);
   const envFile = envFilePath({ env, cwd });
   let fromFile: Record<string, string> = {};
   if (envFile !== undefined) {

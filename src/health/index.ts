@@ -1,49 +1,18 @@
-import { Hono } from 'hono';
-
-export type CheckStatus = 'pass' | 'warn' | 'fail';
-
-/** One entry of draft-inadarei-api-health-check `checks`. */
-export interface Check {
-  componentId?: string;
-  componentType?: string;
-  status: CheckStatus;
-  observedValue?: number | string | boolean;
-  observedUnit?: string;
-  time: string;
-  output?: string;
-  /** How this check counts towards the overall status, when milder than its own (not shown). */
-  overall?: CheckStatus;
-}
-
-export interface HealthDeps {
-  version: string;
-  /** Every component check, keyed 'openai:upstream', 'state:store', … */
-  checks: () => Record<string, Check[]>;
-  ready: () => { ready: boolean; reason?: string };
-}
-
-const worst = (statuses: CheckStatus[]): CheckStatus =>
-  statuses.includes('fail') ? 'fail' : statuses.includes('warn') ? 'warn' : 'pass';
-
-/** /livez, /readyz and /health. */
-export function healthRoutes(deps: HealthDeps): Hono {
-  const app = new Hono();
-  app.get('/livez', (c) => c.json({ status: 'pass' }));
-  app.get('/readyz', (c) => {
-    const r = deps.ready();
-    return c.json(r.ready ? { status: 'pass' } : { status: 'fail', output: r.reason }, r.ready ? 200 : 503);
-  });
-  app.get('/health', (c) => {
-    const checks = deps.checks();
-    const status = worst(Object.values(checks).flatMap((list) => list.map((ch) => ch.overall ?? ch.status)));
-    const shown = Object.fromEntries(
-      Object.entries(checks).map(([k, list]) => [k, list.map(({ overall: _, ...ch }) => ch)]),
-    );
-    const body = JSON.stringify({ status, version: deps.version, serviceId: 'tollgate', checks: shown });
-    return c.body(body, status === 'fail' ? 503 : 200, {
-      'content-type': 'application/health+json',
-      'cache-control': 'no-store',
-    });
-  });
-  return app;
-}
+/**
+ * The health folder's public face: /livez, /readyz and /health, the component checks behind
+ * /health, and the background provider probes.
+ */
+export {
+  type BudgetView,
+  type CircuitView,
+  type ExporterView,
+  type HealthParts,
+  healthChecks,
+  type StoreView,
+  upstreamCheck,
+} from './checks.js';
+export type { ProbeFetcher, ProbeRequest, ProbeResponse } from './fetch.js';
+export { keyFormWarnings } from './keys.js';
+export { type HealthDeps, healthRoutes } from './routes.js';
+export { type ProbeLog, ProviderProbes, type ProviderProbesOptions } from './scheduler.js';
+export type { Check, CheckStatus } from './types.js';

@@ -4,8 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Standin, startStandin } from '../../test/support/standin.js';
 import { until } from '../../test/support/tollgate.js';
 import { type Config, loadConfig, type Mode, type Provider } from '../config/index.js';
-import type { Check } from './index.js';
-import { keyFormWarnings, type ProbeFetcher, ProviderProbes } from './probes.js';
+import { type Check, keyFormWarnings, type ProbeFetcher, ProviderProbes } from './index.js';
 
 const OPENAI_KEY = 'sk-probe-test-key-0123456789abcdef';
 const LLAMA_KEY = 'llx-probe-test-key-0123456789abcdef';
@@ -15,7 +14,7 @@ const TIMEOUT = 100;
 const SLACK = 150;
 
 function makeConfig(vars: Record<string, string>): Config {
-  return loadConfig({ env: { ENV_FILE: '', ...vars } }).config;
+  return loadConfig({ env: { ENV_FILE: '', ...vars }, cwd: process.cwd() }).config;
 }
 
 interface LogLine {

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../config/index.js';
+import { ConfigError, type ConfigInputs, loadConfig } from '../config/index.js';
 import { Limiter } from '../limits/index.js';
 import { createStore } from '../state/index.js';
 import { costReport, formatReport, REPORT_WINDOWS, type ReportWindow } from './report.js';
@@ -7,14 +7,14 @@ import { costReport, formatReport, REPORT_WINDOWS, type ReportWindow } from './r
  * `tollgate costs [--window hour|day|month] [--json]`: the spend report from the configured state store
  * (the same ledger a running sidecar writes; sqlite and Redis can be read while it runs).
  */
-export async function costsCommand(options: { window: string; json: boolean }): Promise<number> {
+export async function costsCommand(options: { window: string; json: boolean; inputs: ConfigInputs }): Promise<number> {
   if (!(REPORT_WINDOWS as readonly string[]).includes(options.window)) {
     process.stderr.write(`tollgate: --window must be one of ${REPORT_WINDOWS.join(', ')}\n`);
     return 2;
   }
   let loaded: ReturnType<typeof loadConfig>;
   try {
-    loaded = loadConfig({ env: process.env, cwd: process.cwd() });
+    loaded = loadConfig(options.inputs);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`tollgate: ${e.message}\n`);

@@ -1,0 +1,50 @@
+import { CATALOG, type Provider } from '../providers/catalog.js';
+import type { Mode } from './fields.js';
+
+/** Enough of the config to tell whether a provider can be called for real. */
+export interface KeyFacts {
+  providers: Record<Provider, { apiKey: string | undefined }>;
+  forwardClientAuth: boolean;
+}
+
+/** Nothing to authenticate upstream with: no sidecar key, and the workers' own keys are not forwarded. */
+export function noUpstreamKey(config: KeyFacts, provider: Provider): boolean {
+  return config.providers[provider].apiKey === undefined && !config.forwardClientAuth;
+}
+
+/**
+ * Real mode needs a key: true when `provider` in `mode` would have to call upstream without one.
+ * Hybrid mode does not (the mock answers instead), nor does mock mode.
+ *
+ * @example
+ * if (needsKey(config, 'openai', 'real')) throw invalidRequest('openai has no API key configured; …');
+ */
+export function needsKey(config: KeyFacts, provider: Provider, mode: Mode | string): boolean {
+  return mode === 'real' && noUpstreamKey(config, provider);
+}
+
+/**
+ * Rules that span several variables. They read the raw values, so they are reported together
+ * with any single-variable errors instead of waiting for those to be fixed first.
+ */
+export function crossFieldIssues(raw: Record<string, string | undefined>): string[] {
+  const issues: string[] = [];
+  const val = (k: string) => (raw[k]?.trim() ? raw[k]!.trim() : undefined);
+  const facts: KeyFacts = {
+    providers: Object.fromEntries(CATALOG.map((p) => [p.name, { apiKey: val(p.keyVar) }])) as KeyFacts['providers'],
+    forwardClientAuth: ['true', '1', 'yes'].includes(val('FORWARD_CLIENT_AUTH')?.toLowerCase() ?? ''),
+  };
+  const serviceMode = val('SERVICE_MODE')?.toLowerCase() ?? 'mock';
+  for (const { name, modeVar, keyVar } of CATALOG) {
+    const effective = val(modeVar)?.toLowerCase() ?? serviceMode;
+    if (needsKey(facts, name, effective)) {
+      issues.push(`${keyVar}: is required when ${name} runs in real mode (${modeVar}/SERVICE_MODE=real)`);
+    }
+  }
+  const interval = Number(val('HEALTH_CHECK_INTERVAL_MS') ?? 30000);
+  const timeout = Number(val('HEALTH_CHECK_TIMEOUT_MS') ?? 5000);
+  if (Number.isFinite(interval) && Number.isFinite(timeout) && timeout > interval) {
+    issues.push('HEALTH_CHECK_TIMEOUT_MS: must not exceed HEALTH_CHECK_INTERVAL_MS');
+  }
+  return issues;
+}
