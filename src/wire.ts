@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { DestinationStream } from 'pino';
-import { BudgetsSeen, healthChecks } from './_interim.js';
 import { createApp } from './app.js';
 import {
   type Config,
@@ -14,8 +13,8 @@ import {
   type Provider,
 } from './config/index.js';
 import { authority, clientErrorHandler, edgeListener, HttpServer, shapeFor } from './edge/index.js';
-import { keyFormWarnings, ProviderProbes } from './health/probes.js';
-import { Limiter } from './limits/limiter.js';
+import { healthChecks, keyFormWarnings, ProviderProbes } from './health/index.js';
+import { BudgetWatch, Limiter } from './limits/index.js';
 import { Meter } from './metering/meter.js';
 import { PriceSource, PriceTableError } from './metering/prices.js';
 import { providers } from './providers/index.js';
@@ -158,9 +157,21 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     providers,
   );
 
-  const budgets = new BudgetsSeen(limiter, () => config().budgets.warnRatio, log);
+  const budgets = new BudgetWatch({ limiter, warnRatio: () => config().budgets.warnRatio, log });
   await budgets.refresh();
   budgets.start();
+  const checks = healthChecks({
+    providers: PROVIDERS,
+    probes,
+    modes: (p) => modes.get(p),
+    circuit: (p) => circuits[p],
+    exporter: () => telemetry.exporterStatus(),
+    store: () => store.health(),
+    storeLatencyMs: () => budgets.storeLatencyMs,
+    budgets: () => budgets.budgets,
+    warnRatio: () => config().budgets.warnRatio,
+    now: Date.now,
+  });
 
   const shapeOf = shapeFor(providers);
   let http: HttpServer | undefined;
@@ -168,8 +179,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     admin: { config: source, modes, store, limiter },
     health: {
       version: VERSION,
-      checks: () =>
-        healthChecks({ probes, modes, circuits, store, telemetry, budgets, warnRatio: config().budgets.warnRatio }),
+      checks,
       ready: () => {
         if (http?.draining) return { ready: false, reason: 'draining' };
         const sh = store.health();

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { invalidRequest } from '../errors.js';
-import type { Limiter } from '../limits/limiter.js';
+import type { Limiter } from '../limits/index.js';
 import { costReport, GROUP_KEYS, type GroupKey, REPORT_WINDOWS, type ReportWindow } from '../metering/report.js';
 import type { Store } from '../state/index.js';
 

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { ConfigSource } from '../config/index.js';
 import { maskedEnv } from '../config/index.js';
-import type { Limiter } from '../limits/limiter.js';
+import type { Limiter } from '../limits/index.js';
 import type { ModeState } from '../routing/index.js';
 import type { Store } from '../state/index.js';
 import { adminAuth } from './auth.js';

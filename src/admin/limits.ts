@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { Limiter } from '../limits/limiter.js';
+import type { Limiter } from '../limits/index.js';
 
 /** GET /admin/limits: every bucket's level and every budget's spend, in the contract's field names. */
 export function getLimits(limiter: Limiter) {

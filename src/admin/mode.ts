@@ -1,8 +1,8 @@
 import type { Context } from 'hono';
 import type { ConfigSource } from '../config/index.js';
-import { PROVIDERS } from '../config/index.js';
+import { needsKey, PROVIDERS } from '../config/index.js';
 import { invalidJson, invalidRequest } from '../errors.js';
-import { canCallReal, isMode, isProvider, type ModeState } from '../routing/index.js';
+import { isMode, isProvider, type ModeState } from '../routing/index.js';
 
 /** PUT /admin/mode: `{ mode, provider? }` switches one provider, or all of them and the default. */
 export function putMode(config: ConfigSource, modes: ModeState) {
@@ -20,7 +20,7 @@ export function putMode(config: ConfigSource, modes: ModeState) {
       throw invalidRequest(`provider must be ${PROVIDERS.join(' or ')}`, 'provider');
     }
     for (const p of provider === undefined ? PROVIDERS : [provider]) {
-      if (mode === 'real' && !canCallReal(config.config, p)) {
+      if (needsKey(config.config, p, mode)) {
         throw invalidRequest(`${p} has no API key configured; it cannot run in real mode`, 'mode');
       }
     }

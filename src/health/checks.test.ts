@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Mode, Provider } from '../config/index.js';
-import { exporterStatus } from '../telemetry/otel.js';
+import { Telemetry } from '../telemetry/index.js';
 import {
   type BudgetView,
   type Check,
@@ -15,7 +15,12 @@ const NOW = Date.parse('2026-01-02T03:04:05.000Z');
 const TIME = new Date(NOW).toISOString();
 
 /** An exporter that was never configured, as telemetry reports it. */
-const IDLE_EXPORTER: ExporterView = { ...exporterStatus(), configured: false, exported: 0, failures: 0 };
+const IDLE_EXPORTER: ExporterView = {
+  ...Telemetry.off().exporterStatus(),
+  configured: false,
+  exported: 0,
+  failures: 0,
+};
 
 const probed = (status: Check['status'], output: string): Check => ({
   componentType: 'component',

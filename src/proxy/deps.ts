@@ -1,5 +1,5 @@
 import type { Config, Provider } from '../config/schema.js';
-import type { Limiter } from '../limits/limiter.js';
+import type { Limiter } from '../limits/index.js';
 import type { Meter } from '../metering/meter.js';
 import type { ProviderMock } from '../providers/types.js';
 import type { CircuitBreaker } from '../routing/circuit.js';

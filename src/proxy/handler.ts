@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { noUpstreamKey } from '../config/index.js';
 import { providerUnavailable } from '../errors.js';
-import type { Admission } from '../limits/limiter.js';
+import type { Admission } from '../limits/index.js';
 import type { ProviderAdapter, RouteSpec } from '../providers/adapter.js';
-import { canCallReal, type Decision, decide } from '../routing/index.js';
+import { type Decision, decide } from '../routing/index.js';
 import { admitCall, worstCaseOf } from './admit.js';
 import { type CallRecord, newCall } from './call.js';
 import { deliver } from './deliver.js';
@@ -38,7 +39,7 @@ function whoAnswers(x: Exchange, req: Request, admission: Admission | undefined)
     mode: req.mode,
     budgetExceeded: admission?.budgetExceeded !== undefined,
     mockOwns: adapter.mockOwns?.(deps.mocks[provider], route.operation, params) === true,
-    hasKey: canCallReal(cfg, provider),
+    hasKey: !noUpstreamKey(cfg, provider),
     healthy: deps.providerHealthy?.(provider) ?? true,
     circuit: deps.circuits[provider],
   });

@@ -1,8 +1,8 @@
-import type { Mode } from '../config/schema.js';
+import { type Mode, needsKey } from '../config/index.js';
 import { invalidJson, invalidRequest } from '../errors.js';
 import { isObject } from '../json.js';
 import type { PreparedJson } from '../providers/adapter.js';
-import { canCallReal, isMode } from '../routing/mode.js';
+import { isMode } from '../routing/index.js';
 import { readBody } from './body.js';
 import type { Exchange } from './exchange.js';
 import { headerValue, isJsonType } from './media.js';
@@ -28,7 +28,7 @@ export function modeOf(x: Exchange): Mode {
   if (given === undefined || !x.cfg.allowModeHeader) return x.call.mode;
   const mode = given.toLowerCase();
   if (!isMode(mode)) throw invalidRequest('x-tollgate-mode must be one of mock, real, hybrid', 'x-tollgate-mode');
-  if (mode === 'real' && !canCallReal(x.cfg, x.adapter.name)) {
+  if (needsKey(x.cfg, x.adapter.name, mode)) {
     throw invalidRequest(`${x.adapter.name} has no API key configured; it cannot run in real mode`, 'x-tollgate-mode');
   }
   return mode;

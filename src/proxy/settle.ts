@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Admission, toNano } from '../limits/limiter.js';
+import { type Admission, toNano } from '../limits/index.js';
 import { emptyUsage, type Usage, type WorstCase } from '../providers/adapter.js';
 import type { LedgerRow } from '../state/types.js';
 import type { WorstCaseOf } from './admit.js';

@@ -1,4 +1,4 @@
-import { type Config, MODES, type Mode, PROVIDERS, type Provider } from '../config/schema.js';
+import { MODES, type Mode, PROVIDERS, type Provider } from '../config/schema.js';
 
 export type FallbackReason =
   | 'no_api_key'
@@ -49,7 +49,3 @@ export class ModeState {
     this.#default = mode;
   }
 }
-
-/** Whether a provider can be called for real: a key is configured, or the worker's own Authorization is forwarded. */
-export const canCallReal = (config: Pick<Config, 'providers' | 'forwardClientAuth'>, provider: Provider): boolean =>
-  config.providers[provider].apiKey !== undefined || config.forwardClientAuth;

@@ -11,7 +11,7 @@
  * each: `admit` (the admission decision, given as data) and `settle` (book the row and release
  * the call's reservations together). A store without them gets the same effect from `transact`
  * and `record`; a store with them must decide exactly as the `transact` request it is handed
- * (src/limits/limiter.ts `decideAdmit`/`decideRelease`), which is also what it runs when its
+ * (src/limits/decide.ts `decideAdmit`/`decideRelease`), which is also what it runs when its
  * native path is out of reach.
  */
 
