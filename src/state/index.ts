@@ -21,7 +21,7 @@ export async function createStore(url: string, options: StoreOptions = {}): Prom
     return new SqliteStore(url.slice('sqlite:'.length));
   }
   if (url.startsWith('redis://') || url.startsWith('rediss://')) {
-    const { RedisStore } = await import('./redis.js');
+    const { RedisStore } = await import('./redis/index.js');
     return new RedisStore(url, { spoolDir: options.spoolDir, log: options.log });
   }
   throw new Error(`unsupported STATE_URL: ${url}`);

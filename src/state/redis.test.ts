@@ -16,7 +16,7 @@ import { freePort, startRedis, stopRedis } from '../../test/support/redis.js';
 import { loadConfig } from '../config/index.js';
 import { type AdmitRequest, Limiter } from '../limits/limiter.js';
 import { row, storeConformance } from './conformance.js';
-import { RedisStore } from './redis.js';
+import { RedisStore } from './redis/index.js';
 import type { LedgerRow, SpendIncrement, TransactRequest } from './types.js';
 
 const probe = spawnSync('redis-server', ['--version']);
