@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { row, storeConformance } from './conformance.js';
+import { row, storeConformance } from '../../test/support/store-conformance.js';
 import { SqliteStore } from './sqlite.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tollgate-sqlite-'));

@@ -24,7 +24,7 @@ interface HoldMirror {
 /**
  * The fallback's hold state for one window: this process's own holds as they are (SETTLE on the
  * fallback releases them), and everything else Redis held as one hold that expires when the
- * latest of those could: the limiter's HoldState shape (src/limits/limiter.ts).
+ * latest of those could: the limiter's HoldState shape.
  */
 function seedHolds(
   m: HoldMirror,

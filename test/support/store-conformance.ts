@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { decideAdmit, decideRelease, type HoldState } from '../limits/limiter.js';
-import { seededRandom } from '../random.js';
-import { MemoryStore } from './memory.js';
+import { decideAdmit, decideRelease, type HoldState } from '../../src/limits/limiter.js';
+import { seededRandom } from '../../src/random.js';
+import { MemoryStore } from '../../src/state/memory.js';
 import type {
   AdmitOp,
   AdmitVerdict,
@@ -19,7 +19,7 @@ import type {
   SpendIncrement,
   Store,
   TransactRequest,
-} from './types.js';
+} from '../../src/state/types.js';
 
 export interface ConformanceOptions {
   /** A fresh, empty store (opened by the suite). */
