@@ -5,9 +5,9 @@
 -- rewriting a map of every call in flight (READ shows them as the JSON value; a CAS write turns
 -- the key back into JSON, which the next ADMIT/SETTLE turns into fields again).
 --
--- This is src/limits/bucket.ts `level`/`take`/`adjust` and limiter.ts `liveHeld`, `decideAdmit`,
+-- This is the limiter's bucket.ts `level`/`take`/`adjust` and limiter.ts `liveHeld`, `decideAdmit`,
 -- `decideRelease` step for step, in the same floating-point operations, so both decide alike
--- (src/state/redis/scripts.test.ts compares them on random sequences). Numbers go out with 17
+-- (test/redis-scripts.test.ts compares them on random sequences). Numbers go out with 17
 -- significant digits, which read back as the same doubles.
 local HOUR = 3600000
 local function num(x) return string.format('%.17g', x) end
