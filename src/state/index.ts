@@ -17,7 +17,7 @@ export interface StoreOptions {
 export async function createStore(url: string, options: StoreOptions = {}): Promise<Store> {
   if (url === 'memory:') return new MemoryStore();
   if (url.startsWith('sqlite:')) {
-    const { SqliteStore } = await import('./sqlite.js');
+    const { SqliteStore } = await import('./sqlite/index.js');
     return new SqliteStore(url.slice('sqlite:'.length));
   }
   if (url.startsWith('redis://') || url.startsWith('rediss://')) {

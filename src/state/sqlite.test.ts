@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { row, storeConformance } from '../../test/support/store-conformance.js';
-import { SqliteStore } from './sqlite.js';
+import { SqliteStore } from './sqlite/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tollgate-sqlite-'));
 // Traversable by the unprivileged probe below (mkdtemp makes it 0700).

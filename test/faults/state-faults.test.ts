@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallRecord } from '../../src/proxy/call.js';
 import { startTollgate, type Tollgate } from '../../src/server.js';
-import { SqliteStore } from '../../src/state/sqlite.js';
+import { SqliteStore } from '../../src/state/sqlite/index.js';
 import { memoryLog } from '../support/tollgate.js';
 import { send } from './support.js';
 
