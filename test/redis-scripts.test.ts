@@ -22,7 +22,7 @@ import { RedisKeys } from '../src/state/redis/keys.js';
 import { defineScripts, loadScripts, type ScriptedRedis } from '../src/state/redis/scripts.js';
 import type { AdmitOp, AdmitVerdict, BucketLimit, BudgetLimit, SettleOp, SpendIncrement } from '../src/state/types.js';
 import { freePort, startRedis, stopRedis } from './support/redis.js';
-import { row } from './support/store-conformance.js';
+import { liveHolds, row } from './support/store-conformance.js';
 
 if (spawnSync('redis-server', ['--version']).error) throw new Error('redis-server is required for the Lua tests');
 
@@ -144,12 +144,31 @@ class Reference {
   }
 }
 
-/** Live holds of a hold state as sorted [id, amount] pairs. */
-function liveHolds(state: HoldState | undefined, now: number): [string, number][] {
-  return Object.entries(state?.holds ?? {})
-    .filter(([, [, e]]) => e > now)
-    .map(([id, [a]]): [string, number] => [id, a])
-    .sort((x, y) => (x[0] < y[0] ? -1 : 1));
+/** Bucket states exactly, live holds and spend counters, as READ shows them. */
+async function assertSameState(
+  redis: ScriptedRedis,
+  keys: RedisKeys,
+  ref: Reference,
+  buckets: BucketLimit[],
+  budgets: BudgetLimit[],
+  now: number,
+  at: string,
+): Promise<void> {
+  const kv = [...buckets.map((b) => b.key), ...budgets.map((g) => g.holdKey)];
+  const counters = budgets.map((g) => g.spentKey);
+  const call = codec.readCall(keys, kv, counters);
+  const state = codec.decodeState(kv.length, counters.length, await redis.tgRead(call.numKeys, ...call.args), 0);
+  const value = (i: number) => (state.keys[i]!.data === '' ? undefined : JSON.parse(state.keys[i]!.data));
+  buckets.forEach((b, i) => {
+    assert.deepEqual(value(i), ref.values.get(b.key), `${at}: ${b.key}`);
+  });
+  budgets.forEach((g, j) => {
+    const lua = value(buckets.length + j) as HoldState | undefined;
+    const ts = ref.values.get(g.holdKey) as HoldState | undefined;
+    assert.deepEqual(liveHolds(lua, now).ids, liveHolds(ts, now).ids, `${at}: ${g.holdKey}`);
+    const spent = state.counters[j] === '' ? undefined : Number(state.counters[j]);
+    assert.equal(spent, ref.values.get(g.spentKey), `${at}: ${g.spentKey}`);
+  });
 }
 
 describe('Redis scripts decide as the limiter', () => {
@@ -232,34 +251,8 @@ describe('Redis scripts decide as the limiter', () => {
         if (r !== undefined) seen[lua.fresh ? 'fresh' : 'repeated'] += 1;
         if (lua.held.some((h) => h !== undefined)) seen.released += 1;
       }
-      await assertSameState(keys, ref, buckets, budgets, now, at);
+      await assertSameState(redis, keys, ref, buckets, budgets, now, at);
     }
-  }
-
-  /** Bucket states exactly, live holds and spend counters, as READ shows them. */
-  async function assertSameState(
-    keys: RedisKeys,
-    ref: Reference,
-    buckets: BucketLimit[],
-    budgets: BudgetLimit[],
-    now: number,
-    at: string,
-  ): Promise<void> {
-    const kv = [...buckets.map((b) => b.key), ...budgets.map((g) => g.holdKey)];
-    const counters = budgets.map((g) => g.spentKey);
-    const call = codec.readCall(keys, kv, counters);
-    const state = codec.decodeState(kv.length, counters.length, await redis.tgRead(call.numKeys, ...call.args), 0);
-    const value = (i: number) => (state.keys[i]!.data === '' ? undefined : JSON.parse(state.keys[i]!.data));
-    buckets.forEach((b, i) => {
-      assert.deepEqual(value(i), ref.values.get(b.key), `${at}: ${b.key}`);
-    });
-    budgets.forEach((g, j) => {
-      const lua = value(buckets.length + j) as HoldState | undefined;
-      const ts = ref.values.get(g.holdKey) as HoldState | undefined;
-      assert.deepEqual(liveHolds(lua, now), liveHolds(ts, now), `${at}: ${g.holdKey}`);
-      const spent = state.counters[j] === '' ? undefined : Number(state.counters[j]);
-      assert.equal(spent, ref.values.get(g.spentKey), `${at}: ${g.spentKey}`);
-    });
   }
 
   it('gives the same verdicts, levels, holds and spend on random sequences', async (t) => {

@@ -1,17 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type {
-  LedgerGroup,
-  LedgerQuery,
-  LedgerRow,
-  SettleOp,
-  SpendIncrement,
-  Store,
-  StoreHealth,
-  TransactRequest,
-} from '../types.js';
-import { StoreUnavailableError } from '../types.js';
+import type { LedgerGroup, LedgerQuery, LedgerRow, SettleOp, SpendIncrement } from '../types.js';
+import { type Store, type StoreHealth, StoreUnavailableError, type TransactRequest } from '../types.js';
 import { describeFailure } from './failure.js';
 import { migrate } from './schema.js';
 import { apply, prepareStatements, type Statements, toGroup, toRecord, toRow } from './statements.js';
