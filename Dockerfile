@@ -25,13 +25,15 @@ RUN --mount=type=cache,target=/root/.npm \
  && npm rebuild better-sqlite3 esbuild
 
 # ---------------------------------------------------------------------------------------------
-# build: compile TypeScript (tsc also copies the imported price table to dist/metering/prices.json),
-# then drop dev dependencies.
+# build: compile TypeScript (tsc also copies the imported price table to dist/metering/prices.json;
+# scripts/copy-assets.mjs the Redis store's Lua scripts), then drop dev dependencies.
 FROM deps AS build
 COPY tsconfig.json ./
+COPY scripts/copy-assets.mjs ./scripts/
 COPY src ./src
 RUN npm run build \
  && test -f dist/metering/prices.json \
+ && test -f dist/state/redis/scripts/admit.lua \
  && test -f dist/telemetry/register.js \
  && npm prune --omit=dev
 

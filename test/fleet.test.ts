@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { worstCaseCost } from '../src/metering/cost.js';
 import { PriceSource } from '../src/metering/prices.js';
 import { countChatTokens } from '../src/providers/openai/tokens.js';
-import { RedisStore } from '../src/state/redis.js';
+import { RedisStore } from '../src/state/redis/index.js';
 import { freePort, startRedis, stopRedis } from './support/redis.js';
 import { type Standin, startStandin } from './support/standin.js';
 import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';

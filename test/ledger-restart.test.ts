@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import type { CostReport } from '../src/metering/report.js';
-import { SqliteStore } from '../src/state/sqlite.js';
+import { SqliteStore } from '../src/state/sqlite/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'src', 'cli.ts');

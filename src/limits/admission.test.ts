@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { row } from '../../test/support/store-conformance.js';
 import { type Config, loadConfig } from '../config/index.js';
 import { TollgateError } from '../errors.js';
-import { row } from '../state/conformance.js';
 import { MemoryStore } from '../state/memory.js';
 import type { LedgerRow, SettleOp, Store, TransactRequest } from '../state/types.js';
 import { type AdmitRequest, type HoldState, Limiter, toNano } from './index.js';

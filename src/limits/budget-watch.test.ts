@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { row } from '../../test/support/store-conformance.js';
 import { loadConfig } from '../config/index.js';
-import { row } from '../state/conformance.js';
 import { MemoryStore } from '../state/memory.js';
 import { type BudgetSnapshot, BudgetWatch, Limiter, type LimitsSnapshot, toNano } from './index.js';
 

@@ -17,11 +17,11 @@ export interface StoreOptions {
 export async function createStore(url: string, options: StoreOptions = {}): Promise<Store> {
   if (url === 'memory:') return new MemoryStore();
   if (url.startsWith('sqlite:')) {
-    const { SqliteStore } = await import('./sqlite.js');
+    const { SqliteStore } = await import('./sqlite/index.js');
     return new SqliteStore(url.slice('sqlite:'.length));
   }
   if (url.startsWith('redis://') || url.startsWith('rediss://')) {
-    const { RedisStore } = await import('./redis.js');
+    const { RedisStore } = await import('./redis/index.js');
     return new RedisStore(url, { spoolDir: options.spoolDir, log: options.log });
   }
   throw new Error(`unsupported STATE_URL: ${url}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { row, storeConformance } from './conformance.js';
+import { row, storeConformance } from '../../test/support/store-conformance.js';
 import { MemoryStore } from './memory.js';
 
 storeConformance('memory', { make: async () => new MemoryStore() });

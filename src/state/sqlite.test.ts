@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { row, storeConformance } from './conformance.js';
-import { SqliteStore } from './sqlite.js';
+import { row, storeConformance } from '../../test/support/store-conformance.js';
+import { SqliteStore } from './sqlite/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tollgate-sqlite-'));
 // Traversable by the unprivileged probe below (mkdtemp makes it 0700).

@@ -11,7 +11,7 @@
  * each: `admit` (the admission decision, given as data) and `settle` (book the row and release
  * the call's reservations together). A store without them gets the same effect from `transact`
  * and `record`; a store with them must decide exactly as the `transact` request it is handed
- * (src/limits/decide.ts `decideAdmit`/`decideRelease`), which is also what it runs when its
+ * (src/limits/decide.ts `decideAdmit`/`decideRelease`, a layer above), which is also what it runs when its
  * native path is out of reach.
  */
 
@@ -99,7 +99,7 @@ export interface StoreHealth {
   degraded?: boolean;
 }
 
-/** A token bucket an admission takes from, as a store's native `admit` sees it (see src/limits/bucket.ts). */
+/** A token bucket an admission takes from, as a store's native `admit` sees it (the limiter's bucket.ts, a layer above). */
 export interface BucketLimit {
   /** The transact key of the bucket's state (`{ tokens, at }`). */
   key: string;

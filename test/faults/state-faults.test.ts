@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallRecord } from '../../src/proxy/call.js';
-import { SqliteStore } from '../../src/state/sqlite.js';
+import { SqliteStore } from '../../src/state/sqlite/index.js';
 import { startTollgate, type Tollgate } from '../../src/wire.js';
 import { memoryLog } from '../support/tollgate.js';
 import { send } from './support.js';

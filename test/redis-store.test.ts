@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { freePort, startRedis, stopRedis } from '../../test/support/redis.js';
-import { loadConfig } from '../config/index.js';
-import { type AdmitRequest, Limiter } from '../limits/index.js';
-import { row, storeConformance } from './conformance.js';
-import { RedisStore } from './redis.js';
-import type { LedgerRow, SpendIncrement, TransactRequest } from './types.js';
+import { loadConfig } from '../src/config/index.js';
+import { type AdmitRequest, Limiter } from '../src/limits/index.js';
+import { RedisStore } from '../src/state/redis/index.js';
+import type { LedgerRow, SpendIncrement, TransactRequest } from '../src/state/types.js';
+import { freePort, startRedis, stopRedis } from './support/redis.js';
+import { row, storeConformance } from './support/store-conformance.js';
 
 const probe = spawnSync('redis-server', ['--version']);
 const missing = probe.error !== undefined;

@@ -1,21 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type {
-  LedgerGroup,
-  LedgerQuery,
-  LedgerRow,
-  SettleOp,
-  SpendIncrement,
-  Store,
-  StoreHealth,
-  TransactRequest,
-} from './types.js';
-import { StoreUnavailableError } from './types.js';
+import type { LedgerGroup, LedgerQuery, LedgerRow, SettleOp, SpendIncrement } from '../types.js';
+import { type Store, type StoreHealth, StoreUnavailableError, type TransactRequest } from '../types.js';
+import { describeFailure } from './failure.js';
+import { migrate } from './schema.js';
+import { apply, prepareStatements, type Statements, toGroup, toRecord, toRow } from './statements.js';
 
-const DAY = 86_400_000;
-/** Bumped by every migration; `open` refuses a file written by a newer tollgate. */
-const SCHEMA_VERSION = 1;
 /** Expired kv/counter rows are swept after this many writes (and at open), never on every call. */
 const PURGE_EVERY = 500;
 /** `health()` counts ledger rows at most this often: count(*) walks an index, /health may be polled hard. */
@@ -35,173 +26,6 @@ export interface SqliteStoreOptions {
    * Lets an operator bound the ledger, and tests rehearse a full disk without a small filesystem.
    */
   maxSizeBytes?: number;
-}
-
-/**
- * Migrations by target version. The ledger is never pruned automatically, since it is the
- * history; an operator prunes it with e.g.
- * `sqlite3 data/tollgate.db "DELETE FROM ledger WHERE ts < strftime('%s','now','-90 days')*1000"`
- * (safe while sidecars run; budgets read `counters`, not the ledger) and `VACUUM` in a quiet hour.
- */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE IF NOT EXISTS kv (
-     key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER NOT NULL
-   ) WITHOUT ROWID;
-   CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at);
-   CREATE TABLE IF NOT EXISTS counters (
-     key TEXT PRIMARY KEY, value INTEGER NOT NULL, expires_at INTEGER NOT NULL
-   ) WITHOUT ROWID;
-   CREATE INDEX IF NOT EXISTS counters_expires ON counters (expires_at);
-   CREATE TABLE IF NOT EXISTS ledger (
-     id TEXT PRIMARY KEY,
-     ts INTEGER NOT NULL,
-     correlation_id TEXT NOT NULL,
-     trace_id TEXT NOT NULL,
-     provider TEXT NOT NULL,
-     operation TEXT NOT NULL,
-     model TEXT NOT NULL,
-     served_by TEXT NOT NULL,
-     input_tokens INTEGER NOT NULL,
-     cached_input_tokens INTEGER NOT NULL,
-     output_tokens INTEGER NOT NULL,
-     pages INTEGER NOT NULL,
-     cost_nano_usd INTEGER NOT NULL,
-     billable INTEGER NOT NULL
-   );
-   CREATE INDEX IF NOT EXISTS ledger_ts ON ledger (ts, id);`,
-];
-
-interface LedgerRecord {
-  id: string;
-  ts: number;
-  correlation_id: string;
-  trace_id: string;
-  provider: string;
-  operation: string;
-  model: string;
-  served_by: string;
-  input_tokens: number;
-  cached_input_tokens: number;
-  output_tokens: number;
-  pages: number;
-  cost_nano_usd: number;
-  billable: number;
-}
-
-interface GroupRecord {
-  provider: string;
-  model: string;
-  served_by: string;
-  operation: string;
-  requests: number;
-  cost_nano_usd: number;
-  input_tokens: number;
-  cached_input_tokens: number;
-  output_tokens: number;
-  pages: number;
-}
-
-/** Every statement, prepared once at open: no SQL text is built per call. */
-function prepareStatements(db: Database.Database) {
-  return {
-    getValue: db.prepare<[string, number], { value: string }>('SELECT value FROM kv WHERE key = ? AND expires_at > ?'),
-    putValue: db.prepare<[string, string, number]>(
-      `INSERT INTO kv (key, value, version, expires_at) VALUES (?, ?, 1, ?)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = kv.version + 1, expires_at = excluded.expires_at`,
-    ),
-    deleteValue: db.prepare<[string]>('DELETE FROM kv WHERE key = ?'),
-    getCounter: db.prepare<[string, number], { value: number }>(
-      'SELECT value FROM counters WHERE key = ? AND expires_at > ?',
-    ),
-    // An expired counter not yet swept starts over rather than resuming an old window's spend.
-    addCounter: db.prepare<{ key: string; value: number; expiresAt: number; now: number }>(
-      `INSERT INTO counters (key, value, expires_at) VALUES (:key, :value, :expiresAt)
-       ON CONFLICT (key) DO UPDATE SET
-         value = CASE WHEN counters.expires_at <= :now THEN excluded.value ELSE counters.value + excluded.value END,
-         expires_at = CASE WHEN counters.expires_at <= :now THEN excluded.expires_at
-                           ELSE max(counters.expires_at, excluded.expires_at) END`,
-    ),
-    insertRow: db.prepare<LedgerRecord>(
-      `INSERT OR IGNORE INTO ledger (id, ts, correlation_id, trace_id, provider, operation, model, served_by,
-         input_tokens, cached_input_tokens, output_tokens, pages, cost_nano_usd, billable)
-       VALUES (:id, :ts, :correlation_id, :trace_id, :provider, :operation, :model, :served_by,
-         :input_tokens, :cached_input_tokens, :output_tokens, :pages, :cost_nano_usd, :billable)`,
-    ),
-    rows: db.prepare<[number, number, number], LedgerRecord>(
-      'SELECT * FROM ledger WHERE ts >= ? AND ts < ? ORDER BY ts, id LIMIT ?',
-    ),
-    aggregate: db.prepare<[number, number], GroupRecord>(
-      `SELECT provider, model, served_by, operation, count(*) AS requests,
-         sum(cost_nano_usd) AS cost_nano_usd, sum(input_tokens) AS input_tokens,
-         sum(cached_input_tokens) AS cached_input_tokens, sum(output_tokens) AS output_tokens,
-         sum(pages) AS pages
-       FROM ledger WHERE ts >= ? AND ts < ?
-       GROUP BY provider, model, served_by, operation`,
-    ),
-    countRows: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM ledger'),
-    purgeValues: db.prepare<[number]>('DELETE FROM kv WHERE expires_at <= ?'),
-    purgeCounters: db.prepare<[number]>('DELETE FROM counters WHERE expires_at <= ?'),
-  };
-}
-
-type Statements = ReturnType<typeof prepareStatements>;
-/** The instance type (the typings export only the class). */
-type SqliteError = InstanceType<typeof Database.SqliteError>;
-
-/** Names an SQLite failure the way an operator would look for it (never a stack). */
-function describeFailure(error: SqliteError): { problem: string; status: 'warn' | 'fail' } {
-  const code = error.code;
-  if (code === 'SQLITE_FULL') return { problem: 'disk full', status: 'fail' };
-  if (code.startsWith('SQLITE_READONLY')) return { problem: 'read-only database', status: 'fail' };
-  if (code.startsWith('SQLITE_IOERR')) return { problem: `I/O error (${code})`, status: 'fail' };
-  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
-    return { problem: 'database file is corrupt', status: 'fail' };
-  }
-  if (code.startsWith('SQLITE_CANTOPEN')) return { problem: 'cannot open database file', status: 'fail' };
-  if (code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') return { problem: 'permission denied', status: 'fail' };
-  // Another process held the lock past busy_timeout: transient, so warn rather than fail.
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return { problem: 'locked by another process past the busy timeout', status: 'warn' };
-  }
-  return { problem: `${error.message} (${code})`, status: 'fail' };
-}
-
-function toRow(r: LedgerRecord): LedgerRow {
-  return {
-    id: r.id,
-    ts: r.ts,
-    correlationId: r.correlation_id,
-    traceId: r.trace_id,
-    provider: r.provider,
-    operation: r.operation,
-    model: r.model,
-    servedBy: r.served_by as LedgerRow['servedBy'],
-    inputTokens: r.input_tokens,
-    cachedInputTokens: r.cached_input_tokens,
-    outputTokens: r.output_tokens,
-    pages: r.pages,
-    costNanoUsd: r.cost_nano_usd,
-    billable: r.billable === 1,
-  };
-}
-
-function toRecord(r: LedgerRow): LedgerRecord {
-  return {
-    id: r.id,
-    ts: r.ts,
-    correlation_id: r.correlationId,
-    trace_id: r.traceId,
-    provider: r.provider,
-    operation: r.operation,
-    model: r.model,
-    served_by: r.servedBy,
-    input_tokens: r.inputTokens,
-    cached_input_tokens: r.cachedInputTokens,
-    output_tokens: r.outputTokens,
-    pages: r.pages,
-    cost_nano_usd: r.costNanoUsd,
-    billable: r.billable ? 1 : 0,
-  };
 }
 
 /**
@@ -436,18 +260,7 @@ export class SqliteStore implements Store {
   async aggregate({ from, to }: LedgerQuery): Promise<LedgerGroup[]> {
     const { sql } = this.#ready();
     try {
-      return sql.aggregate.all(from, to).map((g) => ({
-        provider: g.provider,
-        model: g.model,
-        servedBy: g.served_by as LedgerGroup['servedBy'],
-        operation: g.operation,
-        requests: g.requests,
-        costNanoUsd: g.cost_nano_usd,
-        inputTokens: g.input_tokens,
-        cachedInputTokens: g.cached_input_tokens,
-        outputTokens: g.output_tokens,
-        pages: g.pages,
-      }));
+      return sql.aggregate.all(from, to).map(toGroup);
     } catch (error) {
       throw this.#fail(error, 'read');
     }
@@ -490,39 +303,4 @@ export class SqliteStore implements Store {
     // Closing checkpoints the WAL into the main file when this is the last connection.
     if (db?.open) db.close();
   }
-}
-
-/** Read-decide-write of one TransactRequest, inside a transaction the caller holds. */
-function apply<T>(sql: Statements, request: TransactRequest<T>, now: number, wrote: { any: boolean }): T {
-  const values = new Map<string, unknown>();
-  for (const key of request.keys) {
-    const found = sql.getValue.get(key, now);
-    values.set(key, found === undefined ? undefined : JSON.parse(found.value));
-  }
-  // Under the same write lock, so spend cannot move between this read and the commit.
-  for (const key of request.counters ?? []) values.set(key, sql.getCounter.get(key, now)?.value ?? 0);
-  const { writes, result } = request.decide(values, now);
-  for (const [key, value] of writes) {
-    if (value === undefined) sql.deleteValue.run(key);
-    else sql.putValue.run(key, JSON.stringify(value), request.expiresAt?.(key, now) ?? now + DAY);
-    wrote.any = true;
-  }
-  return result;
-}
-
-/** Brings the schema to SCHEMA_VERSION under the write lock, so processes opening together migrate once. */
-function migrate(db: Database.Database, path: string): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current === SCHEMA_VERSION) return;
-  if (current > SCHEMA_VERSION) {
-    throw new StoreUnavailableError(
-      `state store open failed: ${path} has schema version ${current}, newer than this tollgate's ${SCHEMA_VERSION}`,
-    );
-  }
-  db.transaction(function runMigrations() {
-    // Re-read under the lock: another process may have migrated while this one waited.
-    const version = db.pragma('user_version', { simple: true }) as number;
-    for (let v = version; v < SCHEMA_VERSION; v += 1) db.exec(MIGRATIONS[v]!);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
 }

@@ -1,0 +1,58 @@
+export interface RedisStoreLog {
+  warn(o: object, m: string): void;
+  info(o: object, m: string): void;
+}
+
+/** The log when none is given: the store says nothing. */
+export const silentLog: RedisStoreLog = { warn() {}, info() {} };
+
+export interface RedisStoreOptions {
+  /** Where rows are spooled while Redis is unreachable; one directory per sidecar. */
+  spoolDir?: string;
+  keyPrefix?: string;
+  /** The local clock (the fallback's, offset to Redis TIME as last seen). */
+  now?: () => number;
+  log?: RedisStoreLog;
+  /** How long a row, its hour totals and its id guard are kept. */
+  ledgerRetentionMs?: number;
+  /** A command not answered within this counts as Redis unreachable. */
+  commandTimeoutMs?: number;
+  /** Bound on the initial connect; past it the store starts degraded. */
+  connectTimeoutMs?: number;
+  /** How often a degraded store checks whether Redis is back. */
+  recoveryPollMs?: number;
+  /** CAS attempts before `transact` gives up on a key that keeps changing. */
+  maxAttempts?: number;
+}
+
+export interface RedisStoreStats {
+  transacts: number;
+  /** Native admissions and settlements (one ADMIT / SETTLE script each). */
+  admits: number;
+  settles: number;
+  /** CAS attempts that found a version moved and had to decide again. */
+  retries: number;
+  records: number;
+  /** `transact` calls answered by the local fallback. */
+  fallbackTransacts: number;
+  /** Rows currently waiting in the spool file. */
+  spooled: number;
+  /** Rows sent through RECORD from the spool (including ones Redis already had). */
+  replayed: number;
+  /** Times the store switched to its local fallback. */
+  degradedSwitches: number;
+}
+
+export function emptyStats(): RedisStoreStats {
+  return {
+    transacts: 0,
+    admits: 0,
+    settles: 0,
+    retries: 0,
+    records: 0,
+    fallbackTransacts: 0,
+    spooled: 0,
+    replayed: 0,
+    degradedSwitches: 0,
+  };
+}
