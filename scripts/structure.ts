@@ -10,8 +10,12 @@
  *   3 metering/
  *   4 proxy/
  *   5 telemetry/, health/, admin/   (telemetry reads the proxy's call record; health and admin are mounted by the app)
- *   6 app.ts, edge/
- *   7 wire.ts, main.ts, cli.ts      (the composition root and the command line)
+ *   6 app.ts
+ *   7 edge/                         (the front door: the proxy's routes, else the app)
+ *   8 wire.ts                       (the composition root: builds and connects)
+ *   9 main.ts                       (the process: env, signals)
+ *  10 cli.ts                        (the command line)
+ * providers/catalog.ts is ranked alone at 0: the providers' configuration facts, pure data.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -22,6 +26,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SRC = join(ROOT, 'src');
 
 export const RANKS: Record<string, number> = {
+  // The providers' configuration facts: pure data, read by config without loading the adapters.
+  'providers/catalog.ts': 0,
   config: 0,
   'errors.ts': 0,
   'json.ts': 0,
@@ -36,10 +42,10 @@ export const RANKS: Record<string, number> = {
   health: 5,
   admin: 5,
   'app.ts': 6,
-  edge: 6,
-  'wire.ts': 7,
-  'main.ts': 7,
-  'cli.ts': 7,
+  edge: 7,
+  'wire.ts': 8,
+  'main.ts': 9,
+  'cli.ts': 10,
 };
 
 export interface Violation {
@@ -66,8 +72,11 @@ const sourceFiles = (dir: string): string[] =>
     return path.endsWith('.ts') && !path.endsWith('.test.ts') && !path.endsWith('.d.ts') ? [path] : [];
   });
 
-/** The room a source file lives in: its top folder under src/, or the file itself at the top. */
-const roomOf = (file: string): string => relative(SRC, file).split('/')[0] as string;
+/** The room a source file lives in: its top folder under src/, the file itself at the top, or a file ranked alone. */
+const roomOf = (file: string): string => {
+  const path = relative(SRC, file);
+  return RANKS[path] !== undefined ? path : (path.split('/')[0] as string);
+};
 
 const lineOf = (sf: ts.SourceFile, pos: number) => sf.getLineAndCharacterOfPosition(pos).line;
 
@@ -126,13 +135,18 @@ function violation(file: string, target: string): string | undefined {
   if (rankTo > rankFrom) return `${from} (layer ${rankFrom}) imports ${to} (layer ${rankTo})`;
   if (rankTo === rankFrom && rankFrom !== 0) return `${from} and ${to} share layer ${rankFrom}`;
   // A folder is entered through its index.ts (the foundation's config folder too).
-  const isFolder = statSync(join(SRC, to)).isDirectory();
+  const isFolder = !to.endsWith('.ts') && statSync(join(SRC, to)).isDirectory();
   if (isFolder && relative(join(SRC, to), target) !== 'index.ts') return `goes around ${to}/index.ts`;
   return undefined;
 }
 
-export function structure(): StructureReport {
+/** `extra` adds imports to judge as if the code had them (to show the check can fail). */
+export function structure({ extra = [] }: { extra?: { from: string; to: string }[] } = {}): StructureReport {
   const violations: Violation[] = [];
+  for (const e of extra) {
+    const why = violation(join(ROOT, e.from), join(ROOT, e.to));
+    if (why !== undefined) violations.push({ ...e, why });
+  }
   const files: Sized[] = [];
   const functions: Sized[] = [];
   for (const file of sourceFiles(SRC)) {

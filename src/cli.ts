@@ -23,7 +23,7 @@ async function main(argv: string[], inputs: ConfigInputs): Promise<number> {
       try {
         const loaded = loadConfig(inputs);
         // Prices are part of the configuration: the same table `serve` would load.
-        const { PriceSource, PriceTableError } = await import('./metering/prices.js');
+        const { PriceSource, PriceTableError } = await import('./metering/index.js');
         try {
           new PriceSource({ file: loaded.config.pricesFile, extra: loaded.config.extraPrices });
         } catch (e) {
@@ -47,7 +47,7 @@ async function main(argv: string[], inputs: ConfigInputs): Promise<number> {
         args: rest,
         options: { window: { type: 'string', default: 'day' }, json: { type: 'boolean', default: false } },
       });
-      const { costsCommand } = await import('./metering/cli.js');
+      const { costsCommand } = await import('./metering/index.js');
       return costsCommand({ window: values.window ?? 'day', json: values.json ?? false, inputs });
     }
     case '-h':

@@ -15,10 +15,9 @@ import {
 import { authority, clientErrorHandler, edgeListener, HttpServer, shapeFor } from './edge/index.js';
 import { healthChecks, keyFormWarnings, ProviderProbes } from './health/index.js';
 import { BudgetWatch, Limiter } from './limits/index.js';
-import { Meter } from './metering/meter.js';
-import { PriceSource, PriceTableError } from './metering/prices.js';
+import { Meter, PriceSource, PriceTableError } from './metering/index.js';
+import type { ProviderMock } from './providers/index.js';
 import { providers } from './providers/index.js';
-import type { ProviderMock } from './providers/types.js';
 import { type CallRecord, proxyRoutes, Upstreams } from './proxy/index.js';
 import { CircuitBreaker, ModeState } from './routing/index.js';
 import { createStore, type Store } from './state/index.js';

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { invalidRequest } from '../errors.js';
 import type { Limiter } from '../limits/index.js';
-import { costReport, GROUP_KEYS, type GroupKey, REPORT_WINDOWS, type ReportWindow } from '../metering/report.js';
+import { costReport, GROUP_KEYS, type GroupKey, REPORT_WINDOWS, type ReportWindow } from '../metering/index.js';
 import type { Store } from '../state/index.js';
 
 export interface CostsDeps {

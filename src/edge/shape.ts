@@ -1,5 +1,5 @@
 import type { ProviderShape } from '../errors.js';
-import type { ProviderAdapter } from '../providers/adapter.js';
+import type { ProviderAdapter } from '../providers/index.js';
 
 /**
  * The error shape for a path: the shape of the provider whose prefix it is under, else OpenAI's (the

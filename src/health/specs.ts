@@ -13,19 +13,7 @@ export interface ProbeSpec {
   keyNoun: string;
 }
 
-/**
- * Free endpoints only; a probe must never be billed.
- * - OpenAI `GET /v1/models`: lists models, costs nothing, needs a valid key.
- * - LlamaCloud `GET /api/v1/projects` (openapi.json of llama-cloud-services:
- *   `list_projects_api_v1_projects_get`, security HTTPBearer): lists the key's projects,
- *   costs no credits, needs a valid key.
- */
-const PROBE_TARGETS: Record<Provider, Omit<ProbeSpec, 'keyVar' | 'urlVar'>> = {
-  openai: { path: '/models', keyPrefix: 'sk-', label: 'OpenAI', keyNoun: 'an OpenAI key' },
-  llamaparse: { path: '/api/v1/projects', keyPrefix: 'llx-', label: 'LlamaCloud', keyNoun: 'a LlamaCloud key' },
-};
-
-/** Each provider's probe, its variable names taken from the provider catalog. */
+/** Each provider's probe (a free endpoint, never billed), from the provider catalog. */
 export const PROBES: Record<Provider, ProbeSpec> = Object.fromEntries(
-  CATALOG.map(({ name, keyVar, urlVar }) => [name, { ...PROBE_TARGETS[name], keyVar, urlVar }]),
+  CATALOG.map(({ name, keyVar, urlVar, probe }) => [name, { ...probe, keyVar, urlVar }]),
 ) as Record<Provider, ProbeSpec>;

@@ -1,4 +1,4 @@
-import type { BudgetWindowName, Config, Provider } from '../config/schema.js';
+import type { BudgetWindowName, Config, Provider } from '../config/index.js';
 import { beyondBucket, beyondBudget, budgetExceeded, rateLimited, type TollgateError } from '../errors.js';
 import type {
   AdmitOp,
@@ -8,7 +8,7 @@ import type {
   SpendIncrement,
   Store,
   TransactRequest,
-} from '../state/types.js';
+} from '../state/index.js';
 import { resetMs } from './bucket.js';
 import { decideAdmit, decideRelease } from './decide.js';
 import { type BucketView, fmtReset, rateLimitHeaders } from './headers.js';

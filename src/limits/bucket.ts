@@ -3,7 +3,7 @@
  * Capacity is `burst`; refill is continuous at `limit` per hour, so any hour admits at most
  * limit + burst (contract section 2). Its rule (limit, burst) is config's BucketRule.
  */
-import type { BucketRule } from '../config/schema.js';
+import type { BucketRule } from '../config/index.js';
 
 export interface BucketState {
   tokens: number;

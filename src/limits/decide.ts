@@ -1,4 +1,4 @@
-import type { AdmitOp, AdmitVerdict, SettleOp } from '../state/types.js';
+import type { AdmitOp, AdmitVerdict, SettleOp } from '../state/index.js';
 import { adjust, type BucketState, take } from './bucket.js';
 
 /**

@@ -2,7 +2,7 @@
  * The limits module's public face: token buckets and spend budgets, admitted and settled over a
  * Store. Import from here, not from the files behind it.
  */
-export type { BucketRule } from '../config/schema.js';
+export type { BucketRule } from '../config/index.js';
 export {
   type Admission,
   type AdmitRequest,

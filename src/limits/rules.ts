@@ -1,5 +1,5 @@
-import type { BucketRule, BudgetWindowName, Config, Provider } from '../config/schema.js';
-import type { BucketLimit, BudgetLimit } from '../state/types.js';
+import type { BucketRule, BudgetWindowName, Config, Provider } from '../config/index.js';
+import type { BucketLimit, BudgetLimit } from '../state/index.js';
 import { type Window, WindowClock, type WindowKind } from './windows.js';
 
 /**

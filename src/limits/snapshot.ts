@@ -1,5 +1,5 @@
-import { type BudgetWindowName, type Config, PROVIDERS } from '../config/schema.js';
-import type { Store } from '../state/types.js';
+import { type BudgetWindowName, type Config, PROVIDERS } from '../config/index.js';
+import type { Store } from '../state/index.js';
 import { type BucketState, level, resetMs } from './bucket.js';
 import type { HoldState } from './decide.js';
 import type { BucketView } from './headers.js';

@@ -1,5 +1,5 @@
-import type { Provider } from '../config/schema.js';
-import type { Usage } from '../providers/adapter.js';
+import { CATALOG, type Provider } from '../config/index.js';
+import type { Usage } from '../providers/index.js';
 import type { OpenAIPrice, Prices } from './prices.js';
 
 /**
@@ -24,6 +24,9 @@ export interface Cost {
 }
 
 const PICO = 1e12;
+/** How each provider is priced (tokens or pages), from the provider catalog. */
+const PRICE_KIND = new Map<Provider, 'tokens' | 'pages'>(CATALOG.map((p) => [p.name, p.priceKind]));
+const pricedByPages = (provider: Provider) => PRICE_KIND.get(provider) === 'pages';
 /** Default LlamaParse tier: what LlamaCloud runs when an upload names none. */
 const DEFAULT_TIER = 'cost_effective';
 
@@ -70,7 +73,7 @@ function pageCost(prices: Prices, tier: string, pages: number, credits: number |
  * // → { usd: 0.00042, priced: true, model: 'gpt-4o-mini' }
  */
 export function costOf(prices: Prices, provider: Provider, usage: Usage, requestModel?: string): Cost {
-  if (provider === 'llamaparse') {
+  if (pricedByPages(provider)) {
     return pageCost(prices, usage.tier ?? requestModel ?? DEFAULT_TIER, usage.pages, usage.credits);
   }
   let model = usage.model ?? requestModel;
@@ -103,7 +106,7 @@ export function worstCaseCost(
   promptTokens: number,
   maxOutputTokens: number,
 ): Cost {
-  if (provider === 'llamaparse') return pageCost(prices, model ?? DEFAULT_TIER, promptTokens, undefined);
+  if (pricedByPages(provider)) return pageCost(prices, model ?? DEFAULT_TIER, promptTokens, undefined);
   if (model === undefined) return unpriced(undefined);
   const entry = prices.lookup('openai', model);
   if (!entry) return unpriced(model);

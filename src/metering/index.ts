@@ -2,7 +2,10 @@
  * Metering: the price table and the cost of a call. The ledger and the `tollgate costs`
  * report live elsewhere (`state/`, `metering/cli.ts`); this is pure pricing.
  */
+
+export { costsCommand } from './cli.js';
 export { type Cost, costOf, worstCaseCost } from './cost.js';
+export { Meter } from './meter.js';
 export {
   type LlamaParsePrices,
   type LlamaParseTierPrice,
@@ -16,3 +19,11 @@ export {
   PriceTableError,
   priceTableSchema,
 } from './prices.js';
+export {
+  costReport,
+  formatReport,
+  GROUP_KEYS,
+  type GroupKey,
+  REPORT_WINDOWS,
+  type ReportWindow,
+} from './report.js';

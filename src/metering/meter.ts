@@ -1,5 +1,5 @@
-import type { Provider } from '../config/schema.js';
-import type { Usage } from '../providers/adapter.js';
+import type { Provider } from '../config/index.js';
+import type { Usage } from '../providers/index.js';
 import { costOf, worstCaseCost } from './cost.js';
 import type { PriceSource } from './prices.js';
 

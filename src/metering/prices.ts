@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Provider } from '../config/schema.js';
+import type { Provider } from '../config/index.js';
 import shipped from './prices.json' with { type: 'json' };
 
 /**

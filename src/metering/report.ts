@@ -1,5 +1,5 @@
 import { type Limiter, type WindowKind, windowAt } from '../limits/index.js';
-import type { LedgerGroup, Store } from '../state/types.js';
+import type { LedgerGroup, Store } from '../state/index.js';
 
 export type ReportWindow = 'hour' | 'day' | 'month';
 export const REPORT_WINDOWS: readonly ReportWindow[] = ['hour', 'day', 'month'];

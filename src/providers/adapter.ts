@@ -1,4 +1,4 @@
-import type { Provider } from '../config/schema.js';
+import type { Provider } from '../config/index.js';
 import type { ProviderShape } from '../errors.js';
 import type { SseEvent } from './sse.js';
 import type { MockSettings, ProviderMock } from './types.js';

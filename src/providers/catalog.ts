@@ -20,6 +20,17 @@ export interface ProviderFacts {
   readonly limitKinds: readonly string[];
   /** What follows `provider:` in a budget scope of CONFIG_FILE (a model, a tier). */
   readonly budgetSubScope: string;
+  /** How a call is priced: by tokens (per 1M, by model) or by pages (credits, by tier). */
+  readonly priceKind: 'tokens' | 'pages';
+  /** The background health probe: a free endpoint under the upstream base URL (a probe is never billed). */
+  readonly probe: {
+    readonly path: string;
+    /** What a key of this provider starts with (a key that does not is warned about at start). */
+    readonly keyPrefix: string;
+    readonly label: string;
+    /** "an OpenAI key": the key named in a warning. */
+    readonly keyNoun: string;
+  };
 }
 
 export const CATALOG = [
@@ -32,6 +43,9 @@ export const CATALOG = [
     defaultUrl: 'https://api.openai.com/v1',
     limitKinds: ['requests', 'tokens'],
     budgetSubScope: 'model',
+    priceKind: 'tokens',
+    // GET /v1/models lists models, costs nothing, needs a valid key.
+    probe: { path: '/models', keyPrefix: 'sk-', label: 'OpenAI', keyNoun: 'an OpenAI key' },
   },
   {
     name: 'llamaparse',
@@ -42,6 +56,10 @@ export const CATALOG = [
     defaultUrl: 'https://api.cloud.llamaindex.ai',
     limitKinds: ['requests', 'pages'],
     budgetSubScope: 'tier',
+    priceKind: 'pages',
+    // GET /api/v1/projects (llama-cloud-services openapi.json `list_projects_api_v1_projects_get`,
+    // HTTPBearer) lists the key's projects, costs no credits, needs a valid key.
+    probe: { path: '/api/v1/projects', keyPrefix: 'llx-', label: 'LlamaCloud', keyNoun: 'a LlamaCloud key' },
   },
 ] as const satisfies readonly ProviderFacts[];
 

@@ -2,7 +2,21 @@ import type { ProviderAdapter } from './adapter.js';
 import { llamaparse } from './llamaparse/index.js';
 import { openai } from './openai/index.js';
 
-export type { ProviderAdapter, RouteSpec, Usage } from './adapter.js';
+export {
+  emptyUsage,
+  type MockOptions,
+  type PreparedJson,
+  type ProviderAdapter,
+  type RouteSpec,
+  type Usage,
+  type WorstCase,
+} from './adapter.js';
+export { CATALOG, PROVIDERS, type Provider, type ProviderFacts } from './catalog.js';
+export { type SseEvent, SseParser } from './sse.js';
+export type { MockCall, MockSettings, ProviderMock, ProviderName, ProviderReply } from './types.js';
 
-/** Every provider the sidecar fronts. Adding one: a folder under providers/ and a line here. */
+/**
+ * Every provider the sidecar fronts. Adding one: a folder under providers/ with its adapter, a line
+ * here, and its configuration facts in catalog.ts (pure data that config reads without loading adapters).
+ */
 export const providers: readonly ProviderAdapter[] = [openai, llamaparse];

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TollgateError } from '../errors.js';
 import type { Admission, AdmitRequest } from '../limits/index.js';
-import type { WorstCase } from '../providers/adapter.js';
+import type { WorstCase } from '../providers/index.js';
 import type { Exchange } from './exchange.js';
 import type { Request } from './read.js';
 

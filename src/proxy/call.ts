@@ -1,6 +1,6 @@
-import type { Mode, Provider } from '../config/schema.js';
-import type { Usage } from '../providers/adapter.js';
-import type { FallbackReason } from '../routing/mode.js';
+import type { Mode, Provider } from '../config/index.js';
+import type { Usage } from '../providers/index.js';
+import type { FallbackReason } from '../routing/index.js';
 
 /**
  * What happened in one proxied call. Routing, limits and metering fill it in;

@@ -1,8 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { TollgateError } from '../errors.js';
-import { emptyUsage } from '../providers/adapter.js';
-import { SseParser } from '../providers/sse.js';
+import { emptyUsage, SseParser } from '../providers/index.js';
 import { collect } from './body.js';
 import type { Exchange } from './exchange.js';
 import { contentType, isJsonType, isSseType } from './media.js';

@@ -1,9 +1,8 @@
-import type { Config, Provider } from '../config/schema.js';
+import type { Config, Provider } from '../config/index.js';
 import type { Limiter } from '../limits/index.js';
-import type { Meter } from '../metering/meter.js';
-import type { ProviderMock } from '../providers/types.js';
-import type { CircuitBreaker } from '../routing/circuit.js';
-import type { ModeState } from '../routing/mode.js';
+import type { Meter } from '../metering/index.js';
+import type { ProviderMock } from '../providers/index.js';
+import type { CircuitBreaker, ModeState } from '../routing/index.js';
 import type { CallRecord } from './call.js';
 import type { Upstreams } from './upstream.js';
 

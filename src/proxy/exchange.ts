@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { TollgateError } from '../errors.js';
-import type { ProviderAdapter, RouteSpec } from '../providers/adapter.js';
+import type { ProviderAdapter, RouteSpec } from '../providers/index.js';
 import type { CallRecord } from './call.js';
 import type { ProxyDeps } from './deps.js';
 import { Sink } from './sink.js';

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { noUpstreamKey } from '../config/index.js';
 import { providerUnavailable } from '../errors.js';
 import type { Admission } from '../limits/index.js';
-import type { ProviderAdapter, RouteSpec } from '../providers/adapter.js';
+import type { ProviderAdapter, RouteSpec } from '../providers/index.js';
 import { type Decision, decide } from '../routing/index.js';
 import { admitCall, worstCaseOf } from './admit.js';
 import { type CallRecord, newCall } from './call.js';

@@ -1,4 +1,4 @@
-import type { ProviderAdapter, RouteSpec } from '../providers/adapter.js';
+import type { ProviderAdapter, RouteSpec } from '../providers/index.js';
 import type { ProxyDeps } from './deps.js';
 import { type ProxyRoute, proxyHandler } from './handler.js';
 import { RouteTable } from './routes.js';

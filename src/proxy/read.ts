@@ -1,7 +1,7 @@
 import { type Mode, needsKey } from '../config/index.js';
 import { invalidJson, invalidRequest } from '../errors.js';
 import { isObject } from '../json.js';
-import type { PreparedJson } from '../providers/adapter.js';
+import type { PreparedJson } from '../providers/index.js';
 import { isMode } from '../routing/index.js';
 import { readBody } from './body.js';
 import type { Exchange } from './exchange.js';

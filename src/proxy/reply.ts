@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
-import type { ProviderReply } from '../providers/types.js';
+import type { ProviderReply } from '../providers/index.js';
 import { downstreamHeaders } from './headers.js';
 import type { UpstreamResponse } from './upstream.js';
 

@@ -1,4 +1,4 @@
-import type { ProviderAdapter, RouteSpec } from '../providers/adapter.js';
+import type { ProviderAdapter, RouteSpec } from '../providers/index.js';
 
 /**
  * The proxied routes as one precomputed table, matched on the raw request target: the proxy's hot

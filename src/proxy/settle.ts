@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Admission, toNano } from '../limits/index.js';
-import { emptyUsage, type Usage, type WorstCase } from '../providers/adapter.js';
-import type { LedgerRow } from '../state/types.js';
+import { emptyUsage, type Usage, type WorstCase } from '../providers/index.js';
+import type { LedgerRow } from '../state/index.js';
 import type { WorstCaseOf } from './admit.js';
 import type { Exchange } from './exchange.js';
 

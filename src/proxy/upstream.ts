@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
-import type { FallbackReason } from '../routing/mode.js';
+import type { FallbackReason } from '../routing/index.js';
 
 export interface UpstreamTarget {
   /** e.g. https://api.openai.com/v1 */

@@ -1,4 +1,4 @@
-import type { Mode } from '../config/schema.js';
+import type { Mode } from '../config/index.js';
 import type { FallbackReason } from './mode.js';
 
 /**

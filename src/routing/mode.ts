@@ -1,4 +1,4 @@
-import { MODES, type Mode, PROVIDERS, type Provider } from '../config/schema.js';
+import { MODES, type Mode, PROVIDERS, type Provider } from '../config/index.js';
 
 export type FallbackReason =
   | 'no_api_key'

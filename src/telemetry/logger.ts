@@ -1,6 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type { CallRecord } from '../proxy/call.js';
+import type { CallRecord } from '../proxy/index.js';
 
 export type { Logger };
 

@@ -3,20 +3,21 @@ import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporte
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationType, MeterProvider, type ViewOptions } from '@opentelemetry/sdk-metrics';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import type { CallRecord } from '../proxy/call.js';
+import { CATALOG, MODES, type Mode, PROVIDERS, type Provider } from '../config/index.js';
+import type { CallRecord } from '../proxy/index.js';
 import { ATTR, DURATION_BUCKETS, METRICS, TOKEN_BUCKETS } from './names.js';
 
-type MetricProvider = 'openai' | 'llamaparse';
-type ProviderMode = 'mock' | 'real' | 'hybrid';
+type MetricProvider = Provider;
+type ProviderMode = Mode;
 
-const PROVIDER_NAMES: readonly MetricProvider[] = ['openai', 'llamaparse'];
-const MODE_NAMES: readonly ProviderMode[] = ['mock', 'real', 'hybrid'];
+const PROVIDER_NAMES: readonly MetricProvider[] = PROVIDERS;
+const MODE_NAMES: readonly ProviderMode[] = MODES;
 const LIMIT_NAMES = new Set(['requests', 'tokens', 'pages', 'budget']);
-/** The limits config can set per provider (contract §2): OpenAI has no page buckets, LlamaParse no token ones. */
-const SEEDED_LIMITS: readonly (readonly [MetricProvider, readonly string[]])[] = [
-  ['openai', ['requests', 'tokens', 'budget']],
-  ['llamaparse', ['requests', 'pages', 'budget']],
-];
+/** The limits config can set per provider (contract §2), from the catalog: OpenAI has no page buckets, LlamaParse no token ones. */
+const SEEDED_LIMITS: readonly (readonly [MetricProvider, readonly string[]])[] = CATALOG.map((p) => [
+  p.name,
+  [...p.limitKinds, 'budget'],
+]);
 
 /** Distinct models that get their own label value; later ones share `other`. */
 export const MODEL_LABEL_CAP = 200;

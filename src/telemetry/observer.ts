@@ -1,5 +1,4 @@
-import type { CallRecord } from '../proxy/call.js';
-import type { CallObserver } from '../proxy/deps.js';
+import type { CallObserver, CallRecord } from '../proxy/index.js';
 import { type Logger, logCall } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { CallSpan, CallTracer } from './tracing.js';

@@ -9,7 +9,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import type { CallRecord } from '../proxy/call.js';
+import type { CallRecord } from '../proxy/index.js';
 import { ATTR, TRACER_NAME } from './names.js';
 import { continueTrace } from './propagation.js';
 
