@@ -93,34 +93,24 @@ function applyReloads(source: ConfigSource, parts: { log: Logger; modes: ModeSta
   });
 }
 
-/** Builds every part from config, wires them and starts listening. The only place parts are connected. */
-export async function startTollgate(options: StartOptions = {}): Promise<Tollgate> {
+/** The parts every request path and route reads, built from the config once. */
+async function buildCore(options: StartOptions) {
   const loaded = options.loaded ?? loadConfig(options);
   const cfg = loaded.config;
   const log = createLogger({ level: cfg.logLevel, destination: options.logDestination });
   const source = new ConfigSource(loaded, options, log);
   const config = (): Config => source.config;
-  const telemetry = options.telemetry ?? Telemetry.off();
-
   const modes = new ModeState(
     cfg.defaultMode,
     byProvider((p) => cfg.providers[p].mode),
   );
-  const circuits = byProvider(
-    (p) =>
-      new CircuitBreaker(
-        () => config().circuit,
-        Date.now,
-        (state) => log.warn({ provider: p, circuit: state }, `circuit ${state}`),
-      ),
-  );
+  const onCircuit = (p: Provider) => (state: string) => log.warn({ provider: p, circuit: state }, `circuit ${state}`);
+  const circuits = byProvider((p) => new CircuitBreaker(() => config().circuit, Date.now, onCircuit(p)));
   // The proxy enforces the (hot-reloadable) upload cap on every request before the mock reads a byte.
   const mocks = Object.fromEntries(
     providers.map((a) => [a.name, a.createMock(() => config().mock, { maxUploadBytes: Number.MAX_SAFE_INTEGER })]),
   ) as Record<Provider, ProviderMock & { close?(): void }>;
-  const upstreams = new Upstreams();
   const prices = priceSource(cfg);
-  const meter = new Meter(prices);
   const store = options.store ?? (await createStore(cfg.stateUrl, { log, spoolDir: cfg.stateSpoolDir }));
   await store.open();
   const limiter = new Limiter({
@@ -129,14 +119,21 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     onRejected: (provider, limit) => log.debug({ provider, limit }, 'rate limited'),
   });
   applyReloads(source, { log, modes, prices });
+  return { loaded, log, source, config, modes, circuits, mocks, prices, meter: new Meter(prices), store, limiter };
+}
 
-  for (const w of keyFormWarnings(cfg)) log.warn({}, w);
+type Core = Awaited<ReturnType<typeof buildCore>>;
+
+/** What watches the parts: provider probes, metrics, the budget watch, and the call observer. */
+async function buildWatchers(core: Core, options: StartOptions, telemetry: Telemetry) {
+  const { config, modes, circuits, log, limiter } = core;
+  for (const w of keyFormWarnings(config())) log.warn({}, w);
   const probes = new ProviderProbes({ config, mode: (p) => modes.get(p), log });
   /** A provider is up while its circuit is not open and its last probe passed. */
   const providerUp = (p: Provider): boolean =>
     modes.get(p) === 'mock' || (circuits[p].state !== 'open' && probes.up(p));
   const metrics = createMetrics({
-    serviceName: cfg.otel.serviceName,
+    serviceName: config().otel.serviceName,
     serviceVersion: VERSION,
     sources: {
       snapshot: () => limiter.snapshot(),
@@ -151,15 +148,19 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     log,
     onCall: options.onCall,
   });
-  const routes = proxyRoutes(
-    { config, modes, circuits, upstreams, mocks, limiter, meter, observer, providerHealthy: (p) => probes.up(p) },
-    providers,
-  );
-
   const budgets = new BudgetWatch({ limiter, warnRatio: () => config().budgets.warnRatio, log });
   await budgets.refresh();
   budgets.start();
-  const checks = healthChecks({
+  return { probes, metrics, observer, budgets };
+}
+
+type Watchers = Awaited<ReturnType<typeof buildWatchers>>;
+
+/** /health's component checks, from the parts they report on. */
+function checksOf(core: Core, watchers: Watchers, telemetry: Telemetry) {
+  const { modes, circuits, store, config } = core;
+  const { probes, budgets } = watchers;
+  return healthChecks({
     providers: PROVIDERS,
     probes,
     modes: (p) => modes.get(p),
@@ -171,56 +172,96 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     warnRatio: () => config().budgets.warnRatio,
     now: Date.now,
   });
+}
 
+/** Ready unless draining or the embedded store is unusable (a remote store's fallback keeps serving). */
+function readiness(store: Store, draining: () => boolean) {
+  return () => {
+    if (draining()) return { ready: false, reason: 'draining' };
+    const sh = store.health();
+    if (sh.status === 'fail' && !sh.degraded) return { ready: false, reason: `state store: ${sh.output}` };
+    return { ready: true };
+  };
+}
+
+/**
+ * Every part built and connected, and the request listener in front of them: a test can drive the
+ * proxy through `listener` without a socket. `close()` stops what runs in the background.
+ */
+export async function assemble(options: StartOptions = {}) {
+  const telemetry = options.telemetry ?? Telemetry.off();
+  const core = await buildCore(options);
+  const watchers = await buildWatchers(core, options, telemetry);
+  const { config, modes, circuits, mocks, limiter, meter, store, source, log } = core;
+  const upstreams = new Upstreams();
+  const routes = proxyRoutes(
+    {
+      config,
+      modes,
+      circuits,
+      upstreams,
+      mocks,
+      limiter,
+      meter,
+      observer: watchers.observer,
+      providerHealthy: (p) => watchers.probes.up(p),
+    },
+    providers,
+  );
   const shapeOf = shapeFor(providers);
-  let http: HttpServer | undefined;
+  let draining = false;
   const app = createApp({
     admin: { config: source, modes, store, limiter },
-    health: {
-      version: VERSION,
-      checks,
-      ready: () => {
-        if (http?.draining) return { ready: false, reason: 'draining' };
-        const sh = store.health();
-        // A remote store's local fallback keeps serving: only an unusable embedded store is not ready.
-        if (sh.status === 'fail' && !sh.degraded) return { ready: false, reason: `state store: ${sh.output}` };
-        return { ready: true };
-      },
-    },
-    metrics: () => metrics.render(),
+    health: { version: VERSION, checks: checksOf(core, watchers, telemetry), ready: readiness(store, () => draining) },
+    metrics: () => watchers.metrics.render(),
     shapeOf,
     log,
   });
+  const host = authority(config().host, config().port);
+  const close = async () => {
+    source.close();
+    for (const m of Object.values(mocks)) m.close?.();
+    await watchers.probes.stop();
+    await upstreams.close();
+    watchers.budgets.stop();
+    await watchers.metrics.shutdown();
+    await store.close();
+  };
+  return {
+    ...core,
+    ...watchers,
+    listener: edgeListener({ routes, app, shapeOf, host, log }),
+    clientError: clientErrorHandler(shapeOf),
+    drain: () => {
+      draining = true;
+    },
+    close,
+  };
+}
 
-  const host = authority(cfg.host, cfg.port);
-  http = new HttpServer(edgeListener({ routes, app, shapeOf, host, log }), clientErrorHandler(shapeOf));
-  const server = http.server;
-  const port = await http.listen(cfg.port, cfg.host);
+/** Builds every part (assemble), starts listening and the probes, and returns the handle that drains it. */
+export async function startTollgate(options: StartOptions = {}): Promise<Tollgate> {
+  const parts = await assemble(options);
+  const { log, config, source, loaded, modes } = parts;
+  const http = new HttpServer(parts.listener, parts.clientError);
+  const port = await http.listen(config().port, config().host);
   if (options.watch !== false) source.watch();
   // Serving does not wait for the first probes (a slow provider must not delay readiness).
-  const firstProbes = probes.start();
-
+  const firstProbes = parts.probes.start();
   let closing: Promise<void> | undefined;
   const shutdown = (reason = 'shutdown') => {
     closing ??= (async () => {
-      const edge = http as HttpServer;
-      log.info({ reason, in_flight: edge.inFlight }, 'draining');
-      const left = await edge.drain(config().shutdownGraceMs);
+      parts.drain();
+      log.info({ reason, in_flight: http.inFlight }, 'draining');
+      const left = await http.drain(config().shutdownGraceMs);
       if (left > 0) log.warn({ in_flight: left }, 'grace period over; closing remaining connections');
-      source.close();
-      for (const m of Object.values(mocks)) m.close?.();
-      await probes.stop();
-      await upstreams.close();
-      budgets.stop();
-      await metrics.shutdown();
-      await store.close();
+      await parts.close();
       log.info({ reason }, 'stopped');
       log.flush?.();
     })();
     return closing;
   };
-
-  const url = `http://${authority(cfg.host, port)}`;
+  const url = `http://${authority(config().host, port)}`;
   log.info(
     { url, modes: modes.snapshot().providers, version: VERSION, env_file: loaded.envFile },
     'tollgate listening',
@@ -228,16 +269,16 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
   return {
     url,
     port,
-    server,
+    server: http.server,
     config: source,
     modes,
-    circuits,
+    circuits: parts.circuits,
     log,
-    store,
-    limiter,
-    probes,
+    store: parts.store,
+    limiter: parts.limiter,
+    probes: parts.probes,
     firstProbes,
-    inFlight: () => http?.inFlight ?? 0,
+    inFlight: () => http.inFlight,
     shutdown,
   };
 }

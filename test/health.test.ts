@@ -115,6 +115,8 @@ describe('/health with providers in REAL mode', () => {
     await standin.setFault({ kind: 'refuse' });
     const downAfter = await until(async () => (await health(tg)).httpStatus === 503, 3000, 5);
     assert.ok(downAfter <= INTERVAL + TIMEOUT + SLACK, `failed after ${downAfter.toFixed(0)} ms`);
+    // A probe in flight when the listener closed sees its kept-alive socket reset; the next one is refused.
+    await until(async () => (await upstream(tg, 'openai'))?.output !== 'unreachable: ECONNRESET', 3000, 5);
     const down = await health(tg);
     assert.equal(down.status, 'fail');
     assert.equal(down.checks['openai:upstream']?.[0]?.status, 'fail');
