@@ -4,7 +4,7 @@
  * index.ts. `--json` prints the report as JSON.
  *
  * Layers, lowest first (a module may import its own folder, and anything on a lower rank):
- *   0 foundation   config/, errors.ts, json.ts, random.ts
+ *   0 foundation   config/, errors.ts, json.ts, random.ts, transport.ts
  *   1 state/, providers/
  *   2 routing/, limits/
  *   3 metering/
@@ -32,6 +32,7 @@ export const RANKS: Record<string, number> = {
   'errors.ts': 0,
   'json.ts': 0,
   'random.ts': 0,
+  'transport.ts': 0,
   state: 1,
   providers: 1,
   routing: 2,

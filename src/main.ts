@@ -50,7 +50,7 @@ export async function serve(): Promise<void> {
   let tollgate: Tollgate;
   let telemetry: Telemetry;
   try {
-    telemetry = await Telemetry.start(env);
+    telemetry = await Telemetry.start(env, cwd);
     tollgate = await startTollgate({ loaded, env, cwd, telemetry });
   } catch (e) {
     exitOn(e, 'could not start');

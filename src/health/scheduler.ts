@@ -1,6 +1,7 @@
 import { type Config, type Mode, noUpstreamKey, PROVIDERS, type Provider } from '../config/index.js';
 import { providers } from '../providers/index.js';
-import { errorCode, isTimeoutError, type ProbeFetcher, pooledFetcher, untilAborted } from './fetch.js';
+import { errorCode, isTimeoutError } from '../transport.js';
+import { type ProbeFetcher, pooledFetcher, untilAborted } from './fetch.js';
 import { judge } from './judge.js';
 import { PROBES } from './specs.js';
 import type { Check, CheckStatus } from './types.js';

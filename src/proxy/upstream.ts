@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { FallbackReason } from '../routing/index.js';
+import { isTimeoutError } from '../transport.js';
 
 export interface UpstreamTarget {
   /** e.g. https://api.openai.com/v1 */
@@ -36,13 +37,11 @@ export class UpstreamFailure extends Error {
   }
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
 /** Maps a transport error to unreachable/timeout; anything else (an abort by the worker) is rethrown. */
 export function classify(error: unknown, timedOut: boolean): UpstreamFailure | undefined {
   if (timedOut) return new UpstreamFailure('upstream_timeout', error);
+  if (isTimeoutError(error)) return new UpstreamFailure('upstream_timeout', error);
   const code = (error as { code?: string } | null)?.code;
-  if (code !== undefined && TIMEOUT_CODES.has(code)) return new UpstreamFailure('upstream_timeout', error);
   if ((error as Error | null)?.name === 'AbortError') return undefined;
   // undici refusing the request locally (a header or path it cannot send) is not the provider's failure.
   if (code === 'UND_ERR_INVALID_ARG') return undefined;

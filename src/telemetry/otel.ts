@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import {
   type Context,
   type ContextManager,
@@ -13,6 +12,7 @@ import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { parse as parseDotenv } from 'dotenv';
+import { envFilePath } from '../config/index.js';
 
 /**
  * The OpenTelemetry SDK, started by the composition root (main.ts) before the server is built. It starts
@@ -78,12 +78,12 @@ class CountingExporter implements SpanExporter {
 }
 
 /** OTEL_* variables from the env file count too (the process environment wins), like every setting. */
-function otelEnvFromFile(env: NodeJS.ProcessEnv): void {
-  const file = env.ENV_FILE !== undefined ? (env.ENV_FILE === '' ? undefined : env.ENV_FILE) : '.env.development';
+function otelEnvFromFile(env: NodeJS.ProcessEnv, cwd: string): void {
+  const file = envFilePath({ env, cwd });
   if (file === undefined) return;
   let vars: Record<string, string>;
   try {
-    vars = parseDotenv(readFileSync(resolve(file)));
+    vars = parseDotenv(readFileSync(file));
   } catch {
     return;
   }
@@ -173,8 +173,8 @@ export class Telemetry {
    * Starts the SDK from OTEL_* variables (the env file's count too; `env` wins). The SDK's exporters
    * read their settings from `env` as well, so it must be the process environment.
    */
-  static async start(env: NodeJS.ProcessEnv): Promise<Telemetry> {
-    otelEnvFromFile(env);
+  static async start(env: NodeJS.ProcessEnv, cwd: string): Promise<Telemetry> {
+    otelEnvFromFile(env, cwd);
     if (env.OTEL_SDK_DISABLED === 'true') return Telemetry.off();
     // Metrics are served on /metrics by the app and logs go to stdout: only traces leave over OTLP.
     env.OTEL_METRICS_EXPORTER ??= 'none';
