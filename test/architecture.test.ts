@@ -10,6 +10,7 @@ import { CATALOG } from '../src/config/index.js';
 import { providers } from '../src/providers/index.js';
 
 const MAX_FILE_LINES = 400;
+const MAX_FUNCTION_LINES = 120;
 
 describe('the structure of src/', () => {
   const report = structure();
@@ -24,6 +25,13 @@ describe('the structure of src/', () => {
   it(`has no source file over ${MAX_FILE_LINES} lines`, () => {
     assert.deepEqual(
       report.files.filter((f) => f.lines > MAX_FILE_LINES).map((f) => `${f.name} (${f.lines})`),
+      [],
+    );
+  });
+
+  it(`has no function over ${MAX_FUNCTION_LINES} lines`, () => {
+    assert.deepEqual(
+      report.functions.filter((f) => f.lines > MAX_FUNCTION_LINES).map((f) => `${f.name} (${f.lines})`),
       [],
     );
   });

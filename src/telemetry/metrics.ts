@@ -1,4 +1,4 @@
-import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
+import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationType, MeterProvider, type ViewOptions } from '@opentelemetry/sdk-metrics';
@@ -99,22 +99,11 @@ const histogramView = (instrumentName: string, boundaries: number[]): ViewOption
   aggregation: { type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries, recordMinMax: false } },
 });
 
-/**
- * Builds the sidecar's metrics on a private MeterProvider, so several sidecars in one process
- * (tests, the fleet) never share or clobber each other's instruments through the global API.
- *
- * @example
- * const metrics = createMetrics({ serviceName: 'tollgate', sources });
- * metrics.recordCall(call);
- * const { contentType, body } = await metrics.render();
- */
-export function createMetrics(options: MetricsOptions): Metrics {
-  const { sources } = options;
+/** The exporter that collects on demand and the provider whose meter makes the instruments. */
+function meterProvider(options: MetricsOptions): { exporter: PrometheusExporter; provider: MeterProvider } {
   // No HTTP server of its own: the sidecar serves /metrics on its own port through render().
   // Scope labels (otel_scope_name) would ride on every series and are not part of contract §8.
   const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
-  // The exporter keeps its serializer private; one built with the same settings writes the same text.
-  const serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
   const provider = new MeterProvider({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: options.serviceName,
@@ -127,60 +116,80 @@ export function createMetrics(options: MetricsOptions): Metrics {
       histogramView(METRICS.genAiTimeToFirstChunk, DURATION_BUCKETS),
     ],
   });
-  const meter = provider.getMeter('tollgate');
+  return { exporter, provider };
+}
 
+/** The instruments a finished call adds to: counters, then the GenAI histograms. */
+function callInstruments(meter: Meter) {
   const counter = (name: string, description: string): Counter => meter.createCounter(name, { description });
-  const requests = counter(METRICS.requests, 'Proxied calls, by how they were served and answered');
-  const cost = counter(METRICS.cost, 'Cost in USD of metered calls (mock shadow cost included, served_by="mock")');
-  const tokens = counter(METRICS.tokens, 'Tokens metered, by type');
-  const pages = counter(METRICS.pages, 'Document pages parsed');
-  const fallbacks = counter(METRICS.fallbacks, 'Calls served by the mock because the real provider could not be used');
-  const rateLimited = counter(METRICS.rateLimited, 'Calls refused or degraded by a rate limit or budget');
-  const unpriced = counter(METRICS.unpriced, 'Metered calls for a model with no price (booked at 0)');
-  // GenAI semantic conventions: units in the descriptor, no unit suffix on the exported name.
-  const tokenUsage: Histogram = meter.createHistogram(METRICS.genAiTokenUsage, {
-    description: 'Number of input and output tokens used',
-    unit: '{token}',
-  });
-  const duration: Histogram = meter.createHistogram(METRICS.genAiDuration, {
-    description: 'GenAI operation duration',
-    unit: 's',
-  });
-  const firstChunk: Histogram = meter.createHistogram(METRICS.genAiTimeToFirstChunk, {
-    description: 'Time to receive the first chunk of a streamed response',
-    unit: 's',
-  });
+  return {
+    requests: counter(METRICS.requests, 'Proxied calls, by how they were served and answered'),
+    cost: counter(METRICS.cost, 'Cost in USD of metered calls (mock shadow cost included, served_by="mock")'),
+    tokens: counter(METRICS.tokens, 'Tokens metered, by type'),
+    pages: counter(METRICS.pages, 'Document pages parsed'),
+    fallbacks: counter(METRICS.fallbacks, 'Calls served by the mock because the real provider could not be used'),
+    rateLimited: counter(METRICS.rateLimited, 'Calls refused or degraded by a rate limit or budget'),
+    unpriced: counter(METRICS.unpriced, 'Metered calls for a model with no price (booked at 0)'),
+    // GenAI semantic conventions: units in the descriptor, no unit suffix on the exported name.
+    tokenUsage: meter.createHistogram(METRICS.genAiTokenUsage, {
+      description: 'Number of input and output tokens used',
+      unit: '{token}',
+    }),
+    duration: meter.createHistogram(METRICS.genAiDuration, {
+      description: 'GenAI operation duration',
+      unit: 's',
+    }),
+    firstChunk: meter.createHistogram(METRICS.genAiTimeToFirstChunk, {
+      description: 'Time to receive the first chunk of a streamed response',
+      unit: 's',
+    }),
+  };
+}
+type CallInstruments = ReturnType<typeof callInstruments>;
 
+/** The gauges read on each scrape. */
+function scrapeGauges(meter: Meter) {
   const gauge = (name: string, description: string) => meter.createObservableGauge(name, { description });
-  const budgetLimit = gauge(METRICS.budgetLimit, 'Budget cap in USD for the current window');
-  const budgetSpent = gauge(METRICS.budgetSpent, 'USD spent against the budget in the current window');
-  const budgetRemaining = gauge(METRICS.budgetRemaining, 'USD left in the budget for the current window');
-  const ratelimitAvailable = gauge(METRICS.ratelimitAvailable, 'Units left in a rate-limit bucket');
-  const providerUp = gauge(METRICS.providerUp, '1 when the provider can serve calls');
-  const circuitOpen = gauge(METRICS.circuitOpen, '1 when the circuit to the real provider is open');
-  const mode = gauge(METRICS.mode, '1 for the mode in force for the provider, 0 for the others');
+  return {
+    budgetLimit: gauge(METRICS.budgetLimit, 'Budget cap in USD for the current window'),
+    budgetSpent: gauge(METRICS.budgetSpent, 'USD spent against the budget in the current window'),
+    budgetRemaining: gauge(METRICS.budgetRemaining, 'USD left in the budget for the current window'),
+    ratelimitAvailable: gauge(METRICS.ratelimitAvailable, 'Units left in a rate-limit bucket'),
+    providerUp: gauge(METRICS.providerUp, '1 when the provider can serve calls'),
+    circuitOpen: gauge(METRICS.circuitOpen, '1 when the circuit to the real provider is open'),
+    mode: gauge(METRICS.mode, '1 for the mode in force for the provider, 0 for the others'),
+  };
+}
+type ScrapeGauges = ReturnType<typeof scrapeGauges>;
 
-  const model = boundedLabel(MODEL_LABEL_CAP);
-  const tier = boundedLabel(TIER_LABEL_CAP);
-  const requestAttrs = attributeCache(['provider', 'operation', 'served_by', 'status_code']);
-  const costAttrs = attributeCache(['provider', 'model', 'operation', 'served_by']);
-  const tokenAttrs = attributeCache(['provider', 'model', 'token_type']);
-  const pageAttrs = attributeCache(['provider', 'tier']);
-  const fallbackAttrs = attributeCache(['provider', 'reason']);
-  const limitAttrs = attributeCache(['provider', 'limit']);
-  const unpricedAttrs = attributeCache(['provider', 'model']);
+/** The bounded label values and cached attribute sets of every metric. */
+function labelSets() {
   const genAiNames = [ATTR.genAiOperation, ATTR.genAiProvider, ATTR.genAiRequestModel, ATTR.genAiResponseModel];
-  const genAiAttrs = attributeCache(genAiNames);
-  const genAiErrorAttrs = attributeCache([...genAiNames, ATTR.errorType]);
-  const genAiTokenAttrs = attributeCache([...genAiNames, ATTR.genAiTokenType]);
-  const budgetAttrs = attributeCache(['scope', 'window']);
-  const bucketAttrs = attributeCache(['provider', 'model', 'kind']);
-  const providerAttrs = attributeCache(['provider']);
-  const modeAttrs = attributeCache(['provider', 'mode']);
+  return {
+    model: boundedLabel(MODEL_LABEL_CAP),
+    tier: boundedLabel(TIER_LABEL_CAP),
+    requestAttrs: attributeCache(['provider', 'operation', 'served_by', 'status_code']),
+    costAttrs: attributeCache(['provider', 'model', 'operation', 'served_by']),
+    tokenAttrs: attributeCache(['provider', 'model', 'token_type']),
+    pageAttrs: attributeCache(['provider', 'tier']),
+    fallbackAttrs: attributeCache(['provider', 'reason']),
+    limitAttrs: attributeCache(['provider', 'limit']),
+    unpricedAttrs: attributeCache(['provider', 'model']),
+    genAiAttrs: attributeCache(genAiNames),
+    genAiErrorAttrs: attributeCache([...genAiNames, ATTR.errorType]),
+    genAiTokenAttrs: attributeCache([...genAiNames, ATTR.genAiTokenType]),
+    budgetAttrs: attributeCache(['scope', 'window']),
+    bucketAttrs: attributeCache(['provider', 'model', 'kind']),
+    providerAttrs: attributeCache(['provider']),
+    modeAttrs: attributeCache(['provider', 'mode']),
+  };
+}
+type LabelSets = ReturnType<typeof labelSets>;
 
-  // Known label sets start at 0, so `increase()` and alerts see the first refusal instead of a new series.
-  for (const [p, limits] of SEEDED_LIMITS) for (const limit of limits) rateLimited.add(0, limitAttrs(p, limit));
-
+/** Registers the scrape-time callbacks: budgets and buckets from the store, then each provider's state. */
+function observeOnScrape(meter: Meter, gauges: ScrapeGauges, labels: LabelSets, sources: MetricSources): void {
+  const { budgetLimit, budgetSpent, budgetRemaining, ratelimitAvailable, providerUp, circuitOpen, mode } = gauges;
+  const { budgetAttrs, bucketAttrs, providerAttrs, modeAttrs } = labels;
   meter.addBatchObservableCallback(
     async function observeLimits(result) {
       let snap: Awaited<ReturnType<MetricSources['snapshot']>>;
@@ -218,8 +227,22 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     [providerUp, circuitOpen, mode],
   );
+}
 
-  function recordCall(call: CallRecord): void {
+/**
+ * The hot path: what one finished call adds to the counters and, when it was a GenAI operation,
+ * to the histograms. Everything it reads is bound here once, so a call allocates nothing new.
+ */
+function callRecorder(instruments: CallInstruments, labels: LabelSets): (call: CallRecord) => void {
+  const { requests, cost, tokens, pages, fallbacks, rateLimited, unpriced } = instruments;
+  const { model, tier, requestAttrs, costAttrs, tokenAttrs, pageAttrs, fallbackAttrs, limitAttrs, unpricedAttrs } =
+    labels;
+  const recordGenAi = genAiRecorder(instruments, labels);
+
+  // Known label sets start at 0, so `increase()` and alerts see the first refusal instead of a new series.
+  for (const [p, limits] of SEEDED_LIMITS) for (const limit of limits) rateLimited.add(0, limitAttrs(p, limit));
+
+  return function recordCall(call) {
     const p = call.provider;
     const servedBy = call.servedBy;
     const usage = call.usage;
@@ -245,7 +268,17 @@ export function createMetrics(options: MetricsOptions): Metrics {
     if (call.unpriced) unpriced.add(1, unpricedAttrs(p, bookedModel));
 
     // Pass-through calls (model lists, files) are not GenAI operations.
-    if (!call.metered) return;
+    if (call.metered) recordGenAi(call);
+  };
+}
+
+/** The GenAI semantic-convention histograms of a metered call: duration, time to first chunk, tokens. */
+function genAiRecorder(instruments: CallInstruments, labels: LabelSets): (call: CallRecord) => void {
+  const { tokenUsage, duration, firstChunk } = instruments;
+  const { model, genAiAttrs, genAiErrorAttrs, genAiTokenAttrs } = labels;
+  return function recordGenAi(call) {
+    const p = call.provider;
+    const usage = call.usage;
     const requestModel = call.model === undefined ? '' : model(call.model);
     const responseModel = usage?.model === undefined ? requestModel : model(usage.model);
     const op = call.genAiOperation;
@@ -269,7 +302,29 @@ export function createMetrics(options: MetricsOptions): Metrics {
         tokenUsage.record(usage.outputTokens, genAiTokenAttrs(op, p, requestModel, responseModel, 'output'));
       }
     }
-  }
+  };
+}
+
+/**
+ * Builds the sidecar's metrics on a private MeterProvider, so several sidecars in one process
+ * (tests, the fleet) never share or clobber each other's instruments through the global API.
+ *
+ * @example
+ * const metrics = createMetrics({ serviceName: 'tollgate', sources });
+ * metrics.recordCall(call);
+ * const { contentType, body } = await metrics.render();
+ */
+export function createMetrics(options: MetricsOptions): Metrics {
+  const { exporter, provider } = meterProvider(options);
+  // The exporter keeps its serializer private; one built with the same settings writes the same text.
+  const serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
+  const meter = provider.getMeter('tollgate');
+  // Instruments are created in this order, and /metrics lists them in it.
+  const instruments = callInstruments(meter);
+  const gauges = scrapeGauges(meter);
+  const labels = labelSets();
+  const recordCall = callRecorder(instruments, labels);
+  observeOnScrape(meter, gauges, labels, options.sources);
 
   async function render(): Promise<{ contentType: string; body: string }> {
     const { resourceMetrics } = await exporter.collect();

@@ -1,10 +1,9 @@
+import { isObject } from '../../json.js';
 import type { ProviderAdapter, Usage } from '../adapter.js';
 import { emptyUsage } from '../adapter.js';
 import { createLlamaParseMock, type LlamaParseMock } from './mock/index.js';
 import { llamaparseRoutes } from './routes.js';
 
-type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const count = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
 

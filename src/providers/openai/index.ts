@@ -1,3 +1,4 @@
+import { isObject } from '../../json.js';
 import type { ProviderAdapter, RouteSpec, Usage } from '../adapter.js';
 import { createOpenAIMock } from './mock/index.js';
 import { countChatTokens, countTextTokens } from './tokens.js';
@@ -19,7 +20,6 @@ const GEN_AI_OPERATION: Record<string, string> = {
   model: 'models',
 };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const positiveInt = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
 

@@ -1,8 +1,8 @@
+import { isObject } from '../../json.js';
 import { emptyUsage, type Usage } from '../adapter.js';
 import type { SseEvent } from '../sse.js';
 
 type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** A count the provider reported; anything that is not a non-negative integer counts as absent. */
 const count = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;

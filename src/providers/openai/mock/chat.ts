@@ -180,7 +180,20 @@ export function fingerprint(seed: number, model: string): string {
   return fp;
 }
 
-export function chatCompletions(call: MockCall, ctx: MockContext): ProviderReply {
+/** A request to POST /v1/chat/completions, checked in the order OpenAI reports its errors. */
+interface ChatRequest {
+  body: Body;
+  model: string;
+  messages: unknown[];
+  n: number;
+  maxTokens: number | undefined;
+  stream: boolean;
+  includeUsage: boolean;
+  format: OutputFormat;
+  toolPlan: ToolPlan;
+}
+
+function readRequest(call: MockCall): ChatRequest {
   const body = requireBody(call.json);
   const model = requireModel(body);
   const messages = checkMessages(body);
@@ -196,7 +209,20 @@ export function chatCompletions(call: MockCall, ctx: MockContext): ProviderReply
   const includeUsage = streamOptions !== undefined && optionalBool(streamOptions, 'include_usage') === true;
   const format = checkFormat(body, messages);
   const toolPlan = checkTools(body);
+  return { body, model, messages, n, maxTokens, stream, includeUsage, format, toolPlan };
+}
 
+/** The answer to a request, the same whether it is sent whole or streamed. */
+interface ChatAnswer {
+  id: string;
+  created: number;
+  systemFingerprint: string;
+  choices: Choice[];
+  usage: ReturnType<typeof usageOf>;
+}
+
+function answerRequest(req: ChatRequest, ctx: MockContext): ChatAnswer {
+  const { body, model, messages, n, maxTokens, format, toolPlan } = req;
   // The answer depends on what was asked, not on how (stream, n, max_tokens): a truncated or
   // streamed answer is a prefix of / identical to the plain one.
   const input = JSON.stringify([messages, body.response_format ?? null, body.tools ?? null, body.tool_choice ?? null]);
@@ -225,76 +251,80 @@ export function chatCompletions(call: MockCall, ctx: MockContext): ProviderReply
   );
   const created = epochSeconds(ctx);
   const systemFingerprint = fingerprint(ctx.seed, model);
+  return { id, created, systemFingerprint, choices, usage };
+}
 
-  if (!stream) {
-    return jsonReply(
-      200,
-      {
-        id,
-        object: 'chat.completion',
-        created,
-        model,
-        choices: choices.map((choice, index) => ({
-          index,
-          message: messageOf(choice),
-          logprobs: null,
-          finish_reason: choice.finishReason,
-        })),
-        usage,
-        service_tier: 'default',
-        system_fingerprint: systemFingerprint,
-      },
-      ctx.startedAt,
-      ctx.now,
-    );
+/** The chat.completion object of a reply that is not streamed. */
+function completionObject(model: string, answer: ChatAnswer) {
+  return {
+    id: answer.id,
+    object: 'chat.completion',
+    created: answer.created,
+    model,
+    choices: answer.choices.map((choice, index) => ({
+      index,
+      message: messageOf(choice),
+      logprobs: null,
+      finish_reason: choice.finishReason,
+    })),
+    usage: answer.usage,
+    service_tier: 'default',
+    system_fingerprint: answer.systemFingerprint,
+  };
+}
+
+/** The chat.completion.chunk frames, built lazily: each chunk when it is sent. */
+function* chunkFrames(req: ChatRequest, answer: ChatAnswer): Generator<string> {
+  const { choices } = answer;
+  const head = {
+    id: answer.id,
+    object: 'chat.completion.chunk',
+    created: answer.created,
+    model: req.model,
+    service_tier: 'default',
+    system_fingerprint: answer.systemFingerprint,
+  };
+  // Every chunk is `{...head, choices: [{index, delta, logprobs, finish_reason}], ...tail}`; the
+  // constant parts are serialised once and each chunk only writes its own delta.
+  const open = `data: ${JSON.stringify(head).slice(0, -1)},"choices":[{"index":`;
+  const close = req.includeUsage ? '}],"usage":null}\n\n' : '}]}\n\n';
+  const chunk = (index: number, delta: object, finishReason: string | null = null) =>
+    `${open}${index},"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finishReason === null ? 'null' : JSON.stringify(finishReason)}${close}`;
+
+  for (const [index, choice] of choices.entries()) {
+    const { completion } = choice;
+    if (completion.tool === undefined) {
+      yield chunk(index, { role: 'assistant', content: '', refusal: null });
+    } else {
+      yield chunk(index, {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { index: 0, id: choice.callId, type: 'function', function: { name: completion.tool.name, arguments: '' } },
+        ],
+        refusal: null,
+      });
+    }
   }
-
-  function* frames(): Generator<string> {
-    const head = {
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model,
-      service_tier: 'default',
-      system_fingerprint: systemFingerprint,
-    };
-    // Every chunk is `{...head, choices: [{index, delta, logprobs, finish_reason}], ...tail}`; the
-    // constant parts are serialised once and each chunk only writes its own delta.
-    const open = `data: ${JSON.stringify(head).slice(0, -1)},"choices":[{"index":`;
-    const close = includeUsage ? '}],"usage":null}\n\n' : '}]}\n\n';
-    const chunk = (index: number, delta: object, finishReason: string | null = null) =>
-      `${open}${index},"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finishReason === null ? 'null' : JSON.stringify(finishReason)}${close}`;
-
+  // With n > 1 OpenAI interleaves the choices' deltas; clients must route by index.
+  const longest = Math.max(...choices.map((c) => c.completion.pieces.length));
+  for (let step = 0; step < longest; step++) {
     for (const [index, choice] of choices.entries()) {
-      const { completion } = choice;
-      if (completion.tool === undefined) {
-        yield chunk(index, { role: 'assistant', content: '', refusal: null });
-      } else {
-        yield chunk(index, {
-          role: 'assistant',
-          content: null,
-          tool_calls: [
-            { index: 0, id: choice.callId, type: 'function', function: { name: completion.tool.name, arguments: '' } },
-          ],
-          refusal: null,
-        });
-      }
+      const piece = choice.completion.pieces[step];
+      if (piece === undefined) continue;
+      yield choice.completion.tool === undefined
+        ? `${open}${index},"delta":{"content":${JSON.stringify(piece)}},"logprobs":null,"finish_reason":null${close}`
+        : chunk(index, { tool_calls: [{ index: 0, function: { arguments: piece } }] });
     }
-    // With n > 1 OpenAI interleaves the choices' deltas; clients must route by index.
-    const longest = Math.max(...choices.map((c) => c.completion.pieces.length));
-    for (let step = 0; step < longest; step++) {
-      for (const [index, choice] of choices.entries()) {
-        const piece = choice.completion.pieces[step];
-        if (piece === undefined) continue;
-        yield choice.completion.tool === undefined
-          ? `${open}${index},"delta":{"content":${JSON.stringify(piece)}},"logprobs":null,"finish_reason":null${close}`
-          : chunk(index, { tool_calls: [{ index: 0, function: { arguments: piece } }] });
-      }
-    }
-    for (const [index, choice] of choices.entries()) yield chunk(index, {}, choice.finishReason);
-    if (includeUsage) yield dataFrame({ ...head, choices: [], usage });
-    yield DONE_FRAME;
   }
+  for (const [index, choice] of choices.entries()) yield chunk(index, {}, choice.finishReason);
+  if (req.includeUsage) yield dataFrame({ ...head, choices: [], usage: answer.usage });
+  yield DONE_FRAME;
+}
 
-  return sseReply(frames(), ctx.streamChunkDelayMs, ctx.signal, ctx.startedAt, ctx.now);
+export function chatCompletions(call: MockCall, ctx: MockContext): ProviderReply {
+  const req = readRequest(call);
+  const answer = answerRequest(req, ctx);
+  if (!req.stream) return jsonReply(200, completionObject(req.model, answer), ctx.startedAt, ctx.now);
+  return sseReply(chunkFrames(req, answer), ctx.streamChunkDelayMs, ctx.signal, ctx.startedAt, ctx.now);
 }

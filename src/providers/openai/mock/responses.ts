@@ -109,7 +109,19 @@ function checkTools(body: Body): { tools: ToolSpec[]; forced: string | undefined
   return { tools, forced: undefined };
 }
 
-export function responses(call: MockCall, ctx: MockContext): ProviderReply {
+/** A request to POST /v1/responses, checked in the order OpenAI reports its errors. */
+interface ResponsesRequest {
+  body: Body;
+  model: string;
+  items: unknown[];
+  instructions: string | undefined;
+  maxOutputTokens: number | undefined;
+  stream: boolean;
+  format: OutputFormat;
+  toolPlan: { tools: ToolSpec[]; forced: string | undefined };
+}
+
+function readRequest(call: MockCall): ResponsesRequest {
   const body = requireBody(call.json);
   const model = requireModel(body);
   const items = checkInput(body);
@@ -119,7 +131,23 @@ export function responses(call: MockCall, ctx: MockContext): ProviderReply {
   const stream = optionalBool(body, 'stream') ?? false;
   const format = checkFormat(body, () => JSON.stringify([instructions ?? '', body.input]));
   const toolPlan = checkTools(body);
+  return { body, model, items, instructions, maxOutputTokens, stream, format, toolPlan };
+}
 
+/** The answer to a request, the same whether it is sent whole or streamed. */
+interface ResponsesAnswer {
+  completion: Completion;
+  usage: ReturnType<typeof usageOf>;
+  id: string;
+  /** The output item's id: `fc_` for a tool call, `msg_` for a message. */
+  itemId: string;
+  callId: string;
+  createdAt: number;
+  finalStatus: 'completed' | 'incomplete';
+}
+
+function answerRequest(req: ResponsesRequest, ctx: MockContext): ResponsesAnswer {
+  const { body, model, instructions, maxOutputTokens, format, toolPlan } = req;
   const input = JSON.stringify([
     instructions ?? null,
     body.input,
@@ -135,18 +163,7 @@ export function responses(call: MockCall, ctx: MockContext): ProviderReply {
     forced: toolPlan.forced,
   });
   const completion: Completion = cutAnswer(model, whole, maxOutputTokens);
-
-  const prompt = instructions === undefined ? items : [{ role: 'developer', content: instructions }, ...items];
-  let inputTokens = countChatTokens(model, prompt);
-  if (toolPlan.tools.length > 0) inputTokens += countTextTokens(model, JSON.stringify(body.tools));
-  if (format.kind === 'json_schema') inputTokens += countTextTokens(model, JSON.stringify(format.schema));
-  const usage = {
-    input_tokens: inputTokens,
-    input_tokens_details: { cached_tokens: 0 },
-    output_tokens: completion.tokens,
-    output_tokens_details: { reasoning_tokens: 0 },
-    total_tokens: inputTokens + completion.tokens,
-  };
+  const usage = usageOf(req, completion);
 
   const id = memoId(`resp\0${maxOutputTokens ?? 0}\0${asked}`, () =>
     stableHexId('resp_', 50, ctx.seed, 'responses', model, input, maxOutputTokens ?? 0),
@@ -158,94 +175,123 @@ export function responses(call: MockCall, ctx: MockContext): ProviderReply {
   const callId = memoId(`call\0${ctx.seed}\0${id}`, () => stableId('call_', 24, ctx.seed, 'call', id));
   const createdAt = epochSeconds(ctx);
   const finalStatus = completion.truncated ? 'incomplete' : 'completed';
+  return { completion, usage, id, itemId, callId, createdAt, finalStatus };
+}
 
-  function item(state: 'in_progress' | 'final', text: string) {
-    const status = state === 'in_progress' ? 'in_progress' : finalStatus;
-    if (completion.tool) {
-      return {
-        id: itemId,
-        type: 'function_call',
-        status,
-        arguments: text,
-        call_id: callId,
-        name: completion.tool.name,
-      };
-    }
-    const content = state === 'in_progress' ? [] : [outputText(text)];
-    return { id: itemId, type: 'message', status, content, role: 'assistant' };
-  }
+function usageOf(req: ResponsesRequest, completion: Completion) {
+  const { body, model, items, instructions, format, toolPlan } = req;
+  const prompt = instructions === undefined ? items : [{ role: 'developer', content: instructions }, ...items];
+  let inputTokens = countChatTokens(model, prompt);
+  if (toolPlan.tools.length > 0) inputTokens += countTextTokens(model, JSON.stringify(body.tools));
+  if (format.kind === 'json_schema') inputTokens += countTextTokens(model, JSON.stringify(format.schema));
+  return {
+    input_tokens: inputTokens,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: completion.tokens,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: inputTokens + completion.tokens,
+  };
+}
 
-  function response(state: 'in_progress' | 'final') {
-    const final = state === 'final';
+type Stage = 'in_progress' | 'final';
+
+/** The output item: a function call or an assistant message, in progress (empty) or final. */
+function outputItem(answer: ResponsesAnswer, state: Stage, text: string) {
+  const { completion, itemId } = answer;
+  const status = state === 'in_progress' ? 'in_progress' : answer.finalStatus;
+  if (completion.tool) {
     return {
-      id,
-      object: 'response',
-      created_at: createdAt,
-      status: final ? finalStatus : 'in_progress',
-      background: false,
-      completed_at: final && !completion.truncated ? epochSeconds(ctx) : null,
-      error: null,
-      incomplete_details: final && completion.truncated ? { reason: 'max_output_tokens' } : null,
-      instructions: instructions ?? null,
-      max_output_tokens: maxOutputTokens ?? null,
-      max_tool_calls: null,
-      model,
-      output: final ? [item('final', completion.text)] : [],
-      parallel_tool_calls: body.parallel_tool_calls ?? true,
-      previous_response_id: body.previous_response_id ?? null,
-      prompt_cache_key: null,
-      reasoning: { effort: null, summary: null },
-      safety_identifier: null,
-      service_tier: 'default',
-      store: body.store ?? true,
-      temperature: body.temperature ?? 1,
-      text: {
-        format: isRecord(body.text) && isRecord(body.text.format) ? body.text.format : { type: 'text' },
-        verbosity: 'medium',
-      },
-      tool_choice: body.tool_choice ?? 'auto',
-      tools: body.tools ?? [],
-      top_logprobs: 0,
-      top_p: body.top_p ?? 1,
-      truncation: 'disabled',
-      usage: final ? usage : null,
-      user: null,
-      metadata: body.metadata ?? {},
+      id: itemId,
+      type: 'function_call',
+      status,
+      arguments: text,
+      call_id: answer.callId,
+      name: completion.tool.name,
     };
   }
+  const content = state === 'in_progress' ? [] : [outputText(text)];
+  return { id: itemId, type: 'message', status, content, role: 'assistant' };
+}
 
-  if (!stream) return jsonReply(200, response('final'), ctx.startedAt, ctx.now);
+/** The Response object, as the JSON reply and the stream's created/in_progress/completed events carry it. */
+function responseObject(req: ResponsesRequest, answer: ResponsesAnswer, ctx: MockContext, state: Stage) {
+  const { body, model, instructions, maxOutputTokens } = req;
+  const { completion, finalStatus } = answer;
+  const final = state === 'final';
+  return {
+    id: answer.id,
+    object: 'response',
+    created_at: answer.createdAt,
+    status: final ? finalStatus : 'in_progress',
+    background: false,
+    completed_at: final && !completion.truncated ? epochSeconds(ctx) : null,
+    error: null,
+    incomplete_details: final && completion.truncated ? { reason: 'max_output_tokens' } : null,
+    instructions: instructions ?? null,
+    max_output_tokens: maxOutputTokens ?? null,
+    max_tool_calls: null,
+    model,
+    output: final ? [outputItem(answer, 'final', completion.text)] : [],
+    parallel_tool_calls: body.parallel_tool_calls ?? true,
+    previous_response_id: body.previous_response_id ?? null,
+    prompt_cache_key: null,
+    reasoning: { effort: null, summary: null },
+    safety_identifier: null,
+    service_tier: 'default',
+    store: body.store ?? true,
+    temperature: body.temperature ?? 1,
+    text: {
+      format: isRecord(body.text) && isRecord(body.text.format) ? body.text.format : { type: 'text' },
+      verbosity: 'medium',
+    },
+    tool_choice: body.tool_choice ?? 'auto',
+    tools: body.tools ?? [],
+    top_logprobs: 0,
+    top_p: body.top_p ?? 1,
+    truncation: 'disabled',
+    usage: final ? answer.usage : null,
+    user: null,
+    metadata: body.metadata ?? {},
+  };
+}
 
-  function* frames(): Generator<string> {
-    let sequence = 0;
-    const event = (type: string, fields: object) => eventFrame({ type, ...fields, sequence_number: sequence++ });
-    yield event('response.created', { response: response('in_progress') });
-    yield event('response.in_progress', { response: response('in_progress') });
-    yield event('response.output_item.added', { output_index: 0, item: item('in_progress', '') });
-    const at = { item_id: itemId, output_index: 0 };
-    // Delta events differ only in their delta and sequence number: the rest is serialised once.
-    const deltas = (type: string, fields: object, after: string) => {
-      const open = `event: ${type}\ndata: ${JSON.stringify({ type, ...fields }).slice(0, -1)},"delta":`;
-      const close = `${after},"sequence_number":`;
-      return (delta: string) => `${open}${JSON.stringify(delta)}${close}${sequence++}}\n\n`;
-    };
-    if (completion.tool) {
-      const delta = deltas('response.function_call_arguments.delta', at, '');
-      for (const piece of completion.pieces) yield delta(piece);
-      yield event('response.function_call_arguments.done', { ...at, arguments: completion.text });
-    } else {
-      const part = { ...at, content_index: 0 };
-      yield event('response.content_part.added', { ...part, part: outputText('') });
-      const delta = deltas('response.output_text.delta', part, ',"logprobs":[]');
-      for (const piece of completion.pieces) yield delta(piece);
-      yield event('response.output_text.done', { ...part, text: completion.text, logprobs: [] });
-      yield event('response.content_part.done', { ...part, part: outputText(completion.text) });
-    }
-    yield event('response.output_item.done', { output_index: 0, item: item('final', completion.text) });
-    yield event(completion.truncated ? 'response.incomplete' : 'response.completed', { response: response('final') });
+/** The SSE event sequence, built lazily: each event when it is sent. */
+function* responseFrames(req: ResponsesRequest, answer: ResponsesAnswer, ctx: MockContext): Generator<string> {
+  const { completion } = answer;
+  const response = (state: Stage) => responseObject(req, answer, ctx, state);
+  let sequence = 0;
+  const event = (type: string, fields: object) => eventFrame({ type, ...fields, sequence_number: sequence++ });
+  yield event('response.created', { response: response('in_progress') });
+  yield event('response.in_progress', { response: response('in_progress') });
+  yield event('response.output_item.added', { output_index: 0, item: outputItem(answer, 'in_progress', '') });
+  const at = { item_id: answer.itemId, output_index: 0 };
+  // Delta events differ only in their delta and sequence number: the rest is serialised once.
+  const deltas = (type: string, fields: object, after: string) => {
+    const open = `event: ${type}\ndata: ${JSON.stringify({ type, ...fields }).slice(0, -1)},"delta":`;
+    const close = `${after},"sequence_number":`;
+    return (delta: string) => `${open}${JSON.stringify(delta)}${close}${sequence++}}\n\n`;
+  };
+  if (completion.tool) {
+    const delta = deltas('response.function_call_arguments.delta', at, '');
+    for (const piece of completion.pieces) yield delta(piece);
+    yield event('response.function_call_arguments.done', { ...at, arguments: completion.text });
+  } else {
+    const part = { ...at, content_index: 0 };
+    yield event('response.content_part.added', { ...part, part: outputText('') });
+    const delta = deltas('response.output_text.delta', part, ',"logprobs":[]');
+    for (const piece of completion.pieces) yield delta(piece);
+    yield event('response.output_text.done', { ...part, text: completion.text, logprobs: [] });
+    yield event('response.content_part.done', { ...part, part: outputText(completion.text) });
   }
+  yield event('response.output_item.done', { output_index: 0, item: outputItem(answer, 'final', completion.text) });
+  yield event(completion.truncated ? 'response.incomplete' : 'response.completed', { response: response('final') });
+}
 
-  return sseReply(frames(), ctx.streamChunkDelayMs, ctx.signal, ctx.startedAt, ctx.now);
+export function responses(call: MockCall, ctx: MockContext): ProviderReply {
+  const req = readRequest(call);
+  const answer = answerRequest(req, ctx);
+  if (!req.stream) return jsonReply(200, responseObject(req, answer, ctx, 'final'), ctx.startedAt, ctx.now);
+  return sseReply(responseFrames(req, answer, ctx), ctx.streamChunkDelayMs, ctx.signal, ctx.startedAt, ctx.now);
 }
 
 function outputText(text: string) {
