@@ -463,7 +463,7 @@ async function main(): Promise<void> {
     origin = `http://127.0.0.1:${port}`;
     const sidecar = spawnChild(
       'tollgate',
-      ['--enable-source-maps', '--import', './dist/telemetry/register.js', 'dist/cli.js', 'serve'],
+      ['--enable-source-maps', 'dist/cli.js', 'serve'],
       {
         PATH: process.env['PATH'],
         HOME: process.env['HOME'],
