@@ -9,12 +9,13 @@
  *   2 routing/, limits/
  *   3 metering/
  *   4 proxy/
- *   5 telemetry/, health/, admin/   (telemetry reads the proxy's call record; health and admin are mounted by the app)
- *   6 app.ts
- *   7 edge/                         (the front door: the proxy's routes, else the app)
- *   8 wire.ts                       (the composition root: builds and connects)
- *   9 main.ts                       (the process: env, signals)
- *  10 cli.ts                        (the command line)
+ *   5 telemetry/                    (reads the proxy's call record; the proxy reports through an observer)
+ *   6 health/, admin/               (routes the app mounts; health reports on telemetry's exporter)
+ *   7 app.ts
+ *   8 edge/                         (the front door: the proxy's routes, else the app)
+ *   9 wire.ts                       (the composition root: builds and connects)
+ *  10 main.ts                       (the process: env, signals)
+ *  11 cli.ts                        (the command line)
  * providers/catalog.ts is ranked alone at 0: the providers' configuration facts, pure data.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -40,13 +41,13 @@ export const RANKS: Record<string, number> = {
   metering: 3,
   proxy: 4,
   telemetry: 5,
-  health: 5,
-  admin: 5,
-  'app.ts': 6,
-  edge: 7,
-  'wire.ts': 8,
-  'main.ts': 9,
-  'cli.ts': 10,
+  health: 6,
+  admin: 6,
+  'app.ts': 7,
+  edge: 8,
+  'wire.ts': 9,
+  'main.ts': 10,
+  'cli.ts': 11,
 };
 
 export interface Violation {

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { Limiter } from '../limits/index.js';
+import { budgetView } from '../metering/index.js';
 
 /** GET /admin/limits: every bucket's level and every budget's spend, in the contract's field names. */
 export function getLimits(limiter: Limiter) {
@@ -15,16 +16,7 @@ export function getLimits(limiter: Limiter) {
         refill_per_second: b.refillPerSecond,
         full_in_ms: b.resetMs,
       })),
-      budgets: snap.budgets.map((b) => ({
-        scope: b.scope,
-        window: b.window,
-        limit_usd: b.limitUsd,
-        spent_usd: b.spentUsd,
-        held_usd: b.heldUsd,
-        remaining_usd: b.remainingUsd,
-        from: new Date(b.windowStart).toISOString(),
-        to: new Date(b.windowEnd).toISOString(),
-      })),
+      budgets: snap.budgets.map(budgetView),
     });
   };
 }

@@ -1,4 +1,5 @@
 import type { Mode, Provider } from '../config/index.js';
+import type { ExporterStatus } from '../telemetry/index.js';
 import type { Check, CheckStatus } from './types.js';
 
 /** What /health reads of a provider's circuit breaker. */
@@ -8,15 +9,10 @@ export interface CircuitView {
 }
 
 /** What /health reads of the OTLP exporter. */
-export interface ExporterView {
-  configured: boolean;
-  endpoint: string | undefined;
-  protocol: string;
-  exported: number;
-  failures: number;
-  consecutiveFailures: number;
-  lastError: string | undefined;
-}
+export type ExporterView = Pick<
+  ExporterStatus,
+  'configured' | 'endpoint' | 'protocol' | 'exported' | 'failures' | 'consecutiveFailures' | 'lastError'
+>;
 
 /** What /health reads of the state store (the store's StoreHealth). */
 export interface StoreView {

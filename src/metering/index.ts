@@ -20,6 +20,7 @@ export {
   priceTableSchema,
 } from './prices.js';
 export {
+  budgetView,
   costReport,
   formatReport,
   GROUP_KEYS,

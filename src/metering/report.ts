@@ -1,4 +1,4 @@
-import { type Limiter, type WindowKind, windowAt } from '../limits/index.js';
+import { type BudgetSnapshot, type Limiter, type WindowKind, windowAt } from '../limits/index.js';
 import type { LedgerGroup, Store } from '../state/index.js';
 
 export type ReportWindow = 'hour' | 'day' | 'month';
@@ -53,6 +53,18 @@ export function forecast(spent: number, start: number, end: number, now: number)
 }
 
 const iso = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
+
+/** A budget as the admin answers and the cost report show it (contract section 7's field names). */
+export const budgetView = (b: BudgetSnapshot) => ({
+  scope: b.scope,
+  window: b.window,
+  limit_usd: b.limitUsd,
+  spent_usd: b.spentUsd,
+  held_usd: b.heldUsd,
+  remaining_usd: b.remainingUsd,
+  from: iso(b.windowStart),
+  to: iso(b.windowEnd),
+});
 
 /**
  * The ledger of the current window (contract section 7, `/admin/costs` and `tollgate costs --json`).
@@ -119,15 +131,8 @@ export async function costReport(options: {
       .map(({ key, t }) => ({ ...key, ...totals(t) }))
       .sort((a, b) => b.cost_usd - a.cost_usd || b.requests - a.requests),
     budgets: snapshot.budgets.map((b) => ({
-      scope: b.scope,
-      window: b.window,
-      limit_usd: b.limitUsd,
-      spent_usd: b.spentUsd,
-      held_usd: b.heldUsd,
-      remaining_usd: b.remainingUsd,
+      ...budgetView(b),
       forecast_usd: forecast(b.spentUsd, b.windowStart, b.windowEnd, now),
-      from: iso(b.windowStart),
-      to: iso(b.windowEnd),
     })),
   };
 }

@@ -51,17 +51,12 @@ export interface UpstreamOutcome {
 }
 
 /** A fresh record for a call on `route` (a template like 'POST /openai/v1/chat/completions'). */
-export function newCall(fields: {
-  correlationId: string;
-  provider: Provider;
-  operation: string;
-  genAiOperation: string;
-  route: string;
-  method: string;
-  path: string;
-  mode: Mode;
-  metered: boolean;
-}): CallRecord {
+export function newCall(
+  fields: Pick<
+    CallRecord,
+    'correlationId' | 'provider' | 'operation' | 'genAiOperation' | 'route' | 'method' | 'path' | 'mode' | 'metered'
+  >,
+): CallRecord {
   return {
     ...fields,
     traceId: '',
