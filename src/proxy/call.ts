@@ -57,8 +57,17 @@ export function newCall(
     'correlationId' | 'provider' | 'operation' | 'genAiOperation' | 'route' | 'method' | 'path' | 'mode' | 'metered'
   >,
 ): CallRecord {
+  // Fields spelled out, not spread: a spread copy is several times slower on this hot path.
   return {
-    ...fields,
+    correlationId: fields.correlationId,
+    provider: fields.provider,
+    operation: fields.operation,
+    genAiOperation: fields.genAiOperation,
+    route: fields.route,
+    method: fields.method,
+    path: fields.path,
+    mode: fields.mode,
+    metered: fields.metered,
     traceId: '',
     spanId: '',
     servedBy: fields.mode === 'mock' ? 'mock' : 'real',

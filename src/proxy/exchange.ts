@@ -77,8 +77,18 @@ export function openExchange(
     if (!outgoing.writableFinished) cancel.abort();
   };
   outgoing.once('close', onClose);
+  // Fields spelled out, not spread (the hot path: one exchange per call).
   return {
-    ...fields,
+    deps: fields.deps,
+    adapter: fields.adapter,
+    route: fields.route,
+    params: fields.params,
+    incoming: fields.incoming,
+    cfg: fields.cfg,
+    call,
+    started: fields.started,
+    rest: fields.rest,
+    search: fields.search,
     sink: new Sink(outgoing, call, fields.started),
     cancel,
     cleanups: [],
