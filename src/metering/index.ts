@@ -27,3 +27,4 @@ export {
   REPORT_WINDOWS,
   type ReportWindow,
 } from './report.js';
+export { spoolCommand } from './spool-cli.js';

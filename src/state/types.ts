@@ -106,7 +106,10 @@ export interface StoreHealth {
 export interface SpooledRows {
   /** `redis://host:port/db`; null for rows of an old spool file, which did not record their store. */
   store: string | null;
+  /** The key prefix (an old spool file's: the slug its name was made of). */
   prefix: string;
+  /** The old spool file the rows are in, when they do not name their store. */
+  oldFile?: string;
   rows: number;
   costNanoUsd: number;
   firstTs: number;

@@ -172,6 +172,20 @@ export function spoolLine(store: StoreIdentity, entry: SpoolEntry): string {
   return `${JSON.stringify({ store, row: entry.row, spend: entry.spend })}\n`;
 }
 
+/** Every spool file of `dir` (or `files`) with its lines; files another replayer took meanwhile are left out. */
+export async function readSpoolFolder(
+  dir: string,
+  warn: SpoolWarn,
+  files?: readonly SpoolFile[],
+): Promise<{ file: SpoolFile; lines: SpoolLine[] }[]> {
+  const out: { file: SpoolFile; lines: SpoolLine[] }[] = [];
+  for (const file of files ?? (await listSpoolFiles(dir))) {
+    const lines = await readSpoolFile(file.path, warn);
+    if (lines !== undefined) out.push({ file, lines });
+  }
+  return out;
+}
+
 /** The unreplayed rows of a folder (or of `files` in it) per store (old files' rows under `store: null`). */
 export async function spooledRows(
   dir: string,
@@ -179,14 +193,24 @@ export async function spooledRows(
   files?: readonly SpoolFile[],
 ): Promise<SpooledRows[]> {
   const groups = new Map<string, SpooledRows>();
-  for (const file of files ?? (await listSpoolFiles(dir))) {
-    for (const line of (await readSpoolFile(file.path, warn)) ?? []) {
+  for (const { file, lines } of await readSpoolFolder(dir, warn, files)) {
+    for (const line of lines) {
       const store = line.store === undefined ? null : storeAddress(line.store);
-      const prefix = line.store?.prefix ?? `${file.legacySlug ?? ''} (old spool file ${file.base})`;
-      const key = JSON.stringify([store, prefix]);
+      // An old file's rows: its name says only the prefix (as a slug).
+      const prefix = line.store?.prefix ?? file.legacySlug ?? '';
+      const oldFile = line.store === undefined ? file.base : undefined;
+      const key = JSON.stringify([store, prefix, oldFile]);
       let g = groups.get(key);
       if (g === undefined) {
-        g = { store, prefix, rows: 0, costNanoUsd: 0, firstTs: line.row.ts, lastTs: line.row.ts };
+        g = {
+          store,
+          prefix,
+          ...(oldFile === undefined ? {} : { oldFile }),
+          rows: 0,
+          costNanoUsd: 0,
+          firstTs: line.row.ts,
+          lastTs: line.row.ts,
+        };
         groups.set(key, g);
       }
       g.rows += 1;
