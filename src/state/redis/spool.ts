@@ -226,7 +226,7 @@ export class Spool {
       await this.#file.close();
       this.#file = undefined;
       this.#own = undefined;
-      await unlink(this.#path);
+      await unlinkIfThere(this.#path);
     }
     for (const f of await this.#adoptable()) booked += await this.#replayClaimed(f, book);
     await this.#rescan();
@@ -257,7 +257,7 @@ export class Spool {
       await rename(claim, base).catch(() => {});
       throw err;
     }
-    await unlink(claim);
+    await unlinkIfThere(claim);
     return lines.length;
   }
 
@@ -270,4 +270,11 @@ export class Spool {
     // From now on what this spool left is any live replayer's of the store.
     releaseOwner(this.#owner);
   }
+}
+
+/** Deletes a replayed file; one already gone (an operator's `--force` took it) is fine. */
+async function unlinkIfThere(path: string): Promise<void> {
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }
