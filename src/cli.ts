@@ -9,6 +9,7 @@ Commands:
   check-config                   validate the environment and config file; print the effective config (secrets masked)
   costs [--window hour|day|month] [--json]
                                  spend report from the configured state store
+  spool list|replay|export       ledger rows a Redis store spooled to STATE_SPOOL_DIR (tollgate spool help)
 `;
 
 async function main(argv: string[], inputs: ConfigInputs): Promise<number> {
@@ -49,6 +50,10 @@ async function main(argv: string[], inputs: ConfigInputs): Promise<number> {
       });
       const { costsCommand } = await import('./metering/index.js');
       return costsCommand({ window: values.window ?? 'day', json: values.json ?? false, inputs });
+    }
+    case 'spool': {
+      const { spoolCommand } = await import('./metering/index.js');
+      return spoolCommand(rest, inputs);
     }
     case '-h':
     case '--help':

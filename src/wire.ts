@@ -166,7 +166,7 @@ function checksOf(core: Core, watchers: Watchers, telemetry: Telemetry) {
     modes: (p) => modes.get(p),
     circuit: (p) => circuits[p],
     exporter: () => telemetry.exporterStatus(),
-    store: () => store.health(),
+    store: () => ({ ...store.health(), spooled: store.spooled?.() }),
     storeLatencyMs: () => budgets.storeLatencyMs,
     budgets: () => budgets.budgets,
     warnRatio: () => config().budgets.warnRatio,

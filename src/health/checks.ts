@@ -20,6 +20,17 @@ export interface StoreView {
   output: string;
   /** A remote store answering from its local fallback. */
   degraded?: boolean;
+  /** A remote store's spool folder (`state:spool`); absent for embedded stores. */
+  spooled?: readonly SpoolView[] | undefined;
+}
+
+/** What /health reads of a remote store's spool folder: unreplayed rows per store they belong to. */
+export interface SpoolView {
+  /** `redis://host:port/db`, or null for an old spool file's rows (they do not name their store). */
+  store: string | null;
+  prefix: string;
+  rows: number;
+  costNanoUsd: number;
 }
 
 /** What /health reads of one budget (an entry of the limiter's snapshot). */
@@ -65,7 +76,9 @@ export function healthChecks(parts: HealthParts): () => Record<string, Check[]> 
     }
     const exporter = parts.exporter();
     if (exporter.configured) out['telemetry:exporter'] = [exporterCheck(exporter, time)];
-    out['state:store'] = [storeCheck(parts.store(), parts.storeLatencyMs(), time)];
+    const store = parts.store();
+    out['state:store'] = [storeCheck(store, parts.storeLatencyMs(), time)];
+    if (store.spooled !== undefined) out['state:spool'] = [spoolCheck(store.spooled, time)];
     const warnRatio = parts.warnRatio();
     for (const b of parts.budgets()) {
       const key = `budget:${b.window}${b.scope === 'total' ? '' : `:${b.scope}`}`;
@@ -110,6 +123,25 @@ function storeCheck(sh: StoreView, latencyMs: number, time: string): Check {
     time,
     output: sh.output,
     ...(sh.degraded ? { overall: 'warn' as const } : {}),
+  };
+}
+
+/**
+ * Ledger rows waiting on local disk for their store (contract section 6): money missing from a
+ * ledger until they are replayed, so any warns, whichever store they belong to.
+ */
+function spoolCheck(spooled: readonly SpoolView[], time: string): Check {
+  const rows = spooled.reduce((n, s) => n + s.rows, 0);
+  const each = spooled.map(
+    (s) => `${s.store ?? 'unknown store'} prefix ${s.prefix}: ${s.rows} rows, $${(s.costNanoUsd / 1e9).toFixed(6)}`,
+  );
+  return {
+    componentType: 'datastore',
+    status: rows === 0 ? 'pass' : 'warn',
+    observedValue: rows,
+    observedUnit: 'unreplayed rows',
+    time,
+    output: rows === 0 ? 'no unreplayed ledger rows' : `unreplayed ledger rows: ${each.join('; ')}`,
   };
 }
 

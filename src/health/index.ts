@@ -8,6 +8,7 @@ export {
   type ExporterView,
   type HealthParts,
   healthChecks,
+  type SpoolView,
   type StoreView,
   upstreamCheck,
 } from './checks.js';

@@ -1,7 +1,8 @@
-import { ConfigError, type ConfigInputs, loadConfig } from '../config/index.js';
+import type { ConfigInputs } from '../config/index.js';
 import { Limiter } from '../limits/index.js';
 import { createStore } from '../state/index.js';
 import { costReport, formatReport, REPORT_WINDOWS, type ReportWindow } from './report.js';
+import { configOrExit, unreplayedJson, unreplayedLine } from './spool-cli.js';
 
 /**
  * `tollgate costs [--window hour|day|month] [--json]`: the spend report from the configured state store
@@ -12,17 +13,8 @@ export async function costsCommand(options: { window: string; json: boolean; inp
     process.stderr.write(`tollgate: --window must be one of ${REPORT_WINDOWS.join(', ')}\n`);
     return 2;
   }
-  let loaded: ReturnType<typeof loadConfig>;
-  try {
-    loaded = loadConfig(options.inputs);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`tollgate: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
-  const config = loaded.config;
+  const config = configOrExit(options.inputs);
+  if (typeof config === 'number') return config;
   if (config.stateUrl === 'memory:') {
     process.stderr.write(
       'tollgate: STATE_URL=memory: keeps the ledger inside the running sidecar; ask it with GET /admin/costs\n',
@@ -39,7 +31,14 @@ export async function costsCommand(options: { window: string; json: boolean; inp
       window: options.window as ReportWindow,
       timeZone: config.budgets.timezone,
     });
-    process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    // Rows still in a Redis store's local spool are in no ledger yet: said under the report.
+    const spooled = store.spooled?.();
+    if (options.json) {
+      const unreplayed = spooled === undefined ? {} : { unreplayed: unreplayedJson(spooled) };
+      process.stdout.write(`${JSON.stringify({ ...report, ...unreplayed }, null, 2)}\n`);
+    } else {
+      process.stdout.write(`${formatReport(report)}${spooled === undefined ? '' : `\n${unreplayedLine(spooled)}`}`);
+    }
     return 0;
   } finally {
     await store.close();

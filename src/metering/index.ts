@@ -28,3 +28,4 @@ export {
   REPORT_WINDOWS,
   type ReportWindow,
 } from './report.js';
+export { spoolCommand } from './spool-cli.js';

@@ -8,6 +8,17 @@ export interface StoreOptions {
   /** Where a remote store spools ledger rows while it is out of reach. */
   spoolDir?: string;
   log?: { warn(o: object, m: string): void; info(o: object, m: string): void };
+  /** Redis only: the key prefix (default `tollgate:`). */
+  keyPrefix?: string;
+  /** Redis only: also replay the old spool file of the prefix (`tollgate spool replay --store`). */
+  adoptLegacySpool?: boolean;
+  /** Redis only: take other hosts' spool files as if their writers were gone (`--force`). */
+  claimForeignSpool?: boolean;
+}
+
+/** The spool folder of a Redis store, read by `tollgate spool` and `tollgate costs` (loaded on demand). */
+export function redisSpool() {
+  return import('./redis/index.js');
 }
 
 /**
@@ -22,7 +33,7 @@ export async function createStore(url: string, options: StoreOptions = {}): Prom
   }
   if (url.startsWith('redis://') || url.startsWith('rediss://')) {
     const { RedisStore } = await import('./redis/index.js');
-    return new RedisStore(url, { spoolDir: options.spoolDir, log: options.log });
+    return new RedisStore(url, options);
   }
   throw new Error(`unsupported STATE_URL: ${url}`);
 }

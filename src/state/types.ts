@@ -99,6 +99,23 @@ export interface StoreHealth {
   degraded?: boolean;
 }
 
+/**
+ * Ledger rows waiting in a remote store's local spool folder, per store they belong to (contract
+ * section 6: replayed into that store only, exactly once).
+ */
+export interface SpooledRows {
+  /** `redis://host:port/db`; null for rows of an old spool file, which did not record their store. */
+  store: string | null;
+  /** The key prefix (an old spool file's: the slug its name was made of). */
+  prefix: string;
+  /** The old spool file the rows are in, when they do not name their store. */
+  oldFile?: string;
+  rows: number;
+  costNanoUsd: number;
+  firstTs: number;
+  lastTs: number;
+}
+
 /** A token bucket an admission takes from, as a store's native `admit` sees it (the limiter's bucket.ts, a layer above). */
 export interface BucketLimit {
   /** The transact key of the bucket's state (`{ tokens, at }`). */
@@ -201,6 +218,8 @@ export interface Store {
   /** The rows of a time range, oldest first (bounded by `limit`). */
   rows(query: LedgerQuery & { limit?: number }): Promise<LedgerRow[]>;
   health(): StoreHealth;
+  /** Optional: a remote store's unreplayed spooled rows in its spool folder, any store's (as of the last scan). */
+  spooled?(): readonly SpooledRows[];
   close(): Promise<void>;
 }
 

@@ -16,4 +16,7 @@
  * through RECORD — exactly once thanks to the id guard — when Redis answers again.
  */
 export type { RedisStoreLog, RedisStoreOptions, RedisStoreStats } from './options.js';
+export type { SpoolEntry, SpoolFile, SpoolLine } from './spool-files.js';
+export { readSpoolFolder, spooledRows } from './spool-files.js';
+export { describeIdentity, type StoreIdentity, sameIdentity, storeAddress, storeIdentity } from './spool-identity.js';
 export { RedisStore } from './store.js';

@@ -7,8 +7,14 @@ export interface RedisStoreLog {
 export const silentLog: RedisStoreLog = { warn() {}, info() {} };
 
 export interface RedisStoreOptions {
-  /** Where rows are spooled while Redis is unreachable; one directory per sidecar. */
+  /** Where rows are spooled while Redis is unreachable; sidecars may share it (one file each). */
   spoolDir?: string;
+  /** Also replay the old single spool file of this prefix, whose rows do not name their store (`tollgate spool replay --store`). */
+  adoptLegacySpool?: boolean;
+  /** Take spool files written or claimed on other hosts as if their process were gone (`tollgate spool replay --force`). */
+  claimForeignSpool?: boolean;
+  /** How often the spool folder is scanned for rows a gone sidecar left for this store. */
+  spoolSweepMs?: number;
   keyPrefix?: string;
   /** The local clock (the fallback's, offset to Redis TIME as last seen). */
   now?: () => number;

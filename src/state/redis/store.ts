@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import type { MemoryStore } from '../memory.js';
 import {
   type AdmitOp,
@@ -8,6 +7,7 @@ import {
   type LedgerRow,
   type SettleOp,
   type SpendIncrement,
+  type SpooledRows,
   type Store,
   type StoreHealth,
   StoreUnavailableError,
@@ -20,7 +20,8 @@ import { emptyStats, type RedisStoreLog, type RedisStoreOptions, type RedisStore
 import { describeUrl, messageOf, RedisUnreachable } from './outage.js';
 import { RedisRemote } from './remote.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
-import { Spool, spoolPath } from './spool.js';
+import { Spool } from './spool.js';
+import { storeIdentity } from './spool-identity.js';
 import { KeyQueue } from './transact.js';
 import { validate } from './validate.js';
 
@@ -38,10 +39,10 @@ import { validate } from './validate.js';
  * to the same query (if any) plus the rows booked locally — best effort, it may miss rows other
  * sidecars booked. `health()` fails with `degraded: true`. While degraded it pings every
  * `recoveryPollMs` (and listens for ioredis' reconnect); once Redis answers, the spool is replayed
- * in order through RECORD (rows Redis already has are skipped by the id guard), truncated only
- * after every row went through, and the store switches back, dropping the fallback (its bucket
- * states do not flow back: Redis wins). A spool left by a process that died degraded is replayed
- * by `open()`.
+ * in order through RECORD (rows Redis already has are skipped by the id guard), deleted once every
+ * row went through, and the store switches back, dropping the fallback (its bucket states do not
+ * flow back: Redis wins). Rows a gone sidecar spooled for this same server, db and prefix are
+ * replayed by `open()` and the spool's sweep (spool.ts); another store's, never.
  *
  * A CAS, ADMIT or SETTLE whose reply was lost in the outage may have applied in Redis as well
  * as in the fallback; that errs on the side of spending capacity twice, never of granting it
@@ -61,7 +62,6 @@ export class RedisStore implements Store {
   readonly #retention: number;
   readonly #connection: ConnectionOptions;
   readonly #maxAttempts: number;
-  readonly #spoolDir: string;
   readonly #spool: Spool;
 
   #redis: ScriptedRedis | undefined;
@@ -97,15 +97,21 @@ export class RedisStore implements Store {
       recoveryPollMs: options.recoveryPollMs ?? 1000,
     };
     this.#maxAttempts = options.maxAttempts ?? 50;
-    this.#spoolDir = options.spoolDir ?? './data/spool';
-    this.#spool = new Spool(this.#spoolDir, spoolPath(this.#spoolDir, this.#keys.prefix), {
-      warn: (o, m) => this.#log.warn(o, m),
-      written: (count) => {
-        this.#stats.spooled += count;
-      },
-      flushed: () => {
-        // Redis came back while these waited for the lock: they must not sit in the spool.
-        if (!this.#degraded) void this.#drainSpool().catch(() => {});
+    this.#spool = new Spool({
+      dir: options.spoolDir ?? './data/spool',
+      // Rows are replayed into this store only: same server, database and prefix.
+      identity: storeIdentity(url, this.#keys.prefix),
+      options,
+      hooks: {
+        warn: (o, m) => this.#log.warn(o, m),
+        written: (count) => {
+          this.#stats.spooled += count;
+        },
+        replayed: (count) => {
+          this.#stats.replayed += count;
+        },
+        // Redis came back while these waited for the lock, or a gone sidecar left rows of this store.
+        replayable: () => void (this.#degraded || this.#drainSpool().catch(() => {})),
       },
     });
   }
@@ -123,7 +129,6 @@ export class RedisStore implements Store {
   async open(): Promise<void> {
     if (this.#opened) return;
     this.#opened = true;
-    await mkdir(this.#spoolDir, { recursive: true });
     const redis = this.#connect();
     try {
       await connectWithin(redis, this.#connection.connectTimeoutMs);
@@ -132,7 +137,7 @@ export class RedisStore implements Store {
       this.#enterDegraded(messageOf(err));
     }
 
-    const leftover = await this.#spool.read();
+    const leftover = await this.#spool.pending();
     this.#stats.spooled = leftover.length;
     if (leftover.length === 0) return;
     this.#log.info({ store: describeUrl(this.#url), rows: leftover.length }, 'found spooled ledger rows');
@@ -196,6 +201,9 @@ export class RedisStore implements Store {
     }
     return { status: 'pass', output: `redis ${where} reachable, prefix ${this.#keys.prefix}` };
   }
+
+  /** Unreplayed rows in the spool folder, per store they belong to (this one's and others'). */
+  readonly spooled = (): SpooledRows[] => this.#spool.spooled();
 
   // ---------------------------------------------------------------- limits and state
 
@@ -358,28 +366,21 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Replays the spool through RECORD and, once every row went through, truncates it and leaves
+   * Replays the spool through RECORD and, once every row went through, deletes it and leaves
    * degraded mode — all under the spool lock, so no append can land between the last replayed row
-   * and the truncation, or be written to the spool after the switch without being replayed.
+   * and the deletion, or be written to the spool after the switch without being replayed.
    */
   async #drainSpool(): Promise<boolean> {
     return this.#spool.withLock(async () => {
-      const entries = await this.#spool.read();
-      try {
-        // Pipelined in chunks; one connection keeps their order.
-        for (let i = 0; i < entries.length; i += 256) {
-          const chunk = entries.slice(i, i + 256);
-          await Promise.all(chunk.map((e) => this.#remote!.record(e.row, e.spend)));
-          this.#stats.replayed += chunk.length;
-        }
-      } catch (err) {
-        if (err instanceof RedisUnreachable) return false;
-        throw err;
-      }
-      if (entries.length > 0) {
-        await this.#spool.clear();
-        this.#log.info({ store: describeUrl(this.#url), rows: entries.length }, 'replayed spooled ledger rows');
-      }
+      const replayed = await this.#spool
+        .drain((e) => this.#remote!.record(e.row, e.spend))
+        .catch((err: unknown) => {
+          if (err instanceof RedisUnreachable) return -1;
+          throw err;
+        });
+      if (replayed < 0) return false;
+      if (replayed > 0)
+        this.#log.info({ store: describeUrl(this.#url), rows: replayed }, 'replayed spooled ledger rows');
       this.#stats.spooled = 0;
       if (this.#degraded) this.#leaveDegraded();
       return true;
