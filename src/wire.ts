@@ -13,7 +13,7 @@ import {
   type Provider,
 } from './config/index.js';
 import { authority, clientErrorHandler, edgeListener, HttpServer, shapeFor } from './edge/index.js';
-import { healthChecks, keyFormWarnings, ProviderProbes } from './health/index.js';
+import { healthChecks, keyFormWarnings, ProviderProbes, Warmup } from './health/index.js';
 import { BudgetWatch, Limiter } from './limits/index.js';
 import { Meter, PriceSource, PriceTableError } from './metering/index.js';
 import type { ProviderMock } from './providers/index.js';
@@ -45,6 +45,8 @@ export interface StartOptions extends LoadOptions {
   store?: Store;
   /** The OpenTelemetry SDK of the process (default: off). */
   telemetry?: Telemetry;
+  /** One more warm-up step readiness waits for (tests: a slow one, to watch /readyz answer `warming`). */
+  warmStep?: () => Promise<void>;
 }
 
 export interface Tollgate {
@@ -60,6 +62,8 @@ export interface Tollgate {
   probes: ProviderProbes;
   /** Resolves when the first round of provider probes is done. */
   firstProbes: Promise<void>;
+  /** Resolves once the hot path is warm and /readyz answers 200 (unless draining or the store is unusable). */
+  warmed: Promise<void>;
   inFlight(): number;
   /** Stops accepting, lets in-flight requests finish (up to SHUTDOWN_GRACE_MS), then closes everything. */
   shutdown(reason?: string): Promise<void>;
@@ -172,6 +176,11 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     now: Date.now,
   });
 
+  // Ready means warm (contract section 7): the server listens meanwhile, /readyz answers `warming`.
+  const warmup = new Warmup({ providers, models: (p) => prices.current.models(p), store, log, step: options.warmStep });
+  const warmed = warmup.start();
+  source.on('change', () => void warmup.refresh());
+
   const shapeOf = shapeFor(providers);
   let http: HttpServer | undefined;
   const app = createApp({
@@ -184,7 +193,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
         const sh = store.health();
         // A remote store's local fallback keeps serving: only an unusable embedded store is not ready.
         if (sh.status === 'fail' && !sh.degraded) return { ready: false, reason: `state store: ${sh.output}` };
-        return { ready: true };
+        return warmup.status();
       },
     },
     metrics: () => metrics.render(),
@@ -208,6 +217,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       const left = await edge.drain(config().shutdownGraceMs);
       if (left > 0) log.warn({ in_flight: left }, 'grace period over; closing remaining connections');
       source.close();
+      warmup.stop();
       for (const m of Object.values(mocks)) m.close?.();
       await probes.stop();
       await upstreams.close();
@@ -237,6 +247,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     limiter,
     probes,
     firstProbes,
+    warmed,
     inFlight: () => http?.inFlight ?? 0,
     shutdown,
   };

@@ -39,7 +39,7 @@ export function memoryLog() {
  */
 export async function startTestTollgate(
   vars: Record<string, string> = {},
-  options: { cwd?: string; watch?: boolean } = {},
+  options: { cwd?: string; watch?: boolean; warmStep?: () => Promise<void> } = {},
 ): Promise<TestTollgate> {
   const log = memoryLog();
   const calls: CallRecord[] = [];
@@ -58,9 +58,12 @@ export async function startTestTollgate(
     watch: options.watch ?? false,
     logDestination: log.stream,
     onCall: (c) => calls.push(c),
+    warmStep: options.warmStep,
   });
-  // The startup probes land before a test counts upstream hits.
+  // The startup probes land before a test counts upstream hits; a test that injects a warm-up step
+  // watches the warm-up itself.
   await tollgate.firstProbes;
+  if (options.warmStep === undefined) await tollgate.warmed;
   Object.defineProperty(tollgate, 'logs', { get: () => log.lines(), enumerable: true });
   return Object.assign(tollgate as Tollgate & { logs: Record<string, unknown>[] }, {
     calls,
