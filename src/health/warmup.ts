@@ -80,6 +80,7 @@ export class Warmup {
         log.info({ ms: Math.round(performance.now() - started) }, 'warm: ready for traffic');
         return;
       } catch (err) {
+        if (this.#stopped) return;
         this.#failure = (err as Error).message;
         log.error({ err }, `warm-up failed; trying again in ${retryMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, retryMs).unref());

@@ -1,5 +1,8 @@
 import { Writable } from 'node:stream';
 import { LlamaParseReader } from 'llama-cloud-services/reader';
+import { worstCaseCost } from '../../src/metering/cost.js';
+import { PriceSource } from '../../src/metering/prices.js';
+import { countChatTokens } from '../../src/providers/openai/tokens.js';
 import type { CallRecord } from '../../src/proxy/call.js';
 import { startTollgate, type Tollgate } from '../../src/wire.js';
 
@@ -71,6 +74,10 @@ export async function startTestTollgate(
     close: () => tollgate.shutdown('test'),
   });
 }
+
+/** What admission reserves for one chat (shipped prices): a budget of N times it fits exactly N calls. */
+export const chatWorstCaseUsd = (messages: unknown[], maxTokens: number, model = 'gpt-4o-mini'): number =>
+  worstCaseCost(new PriceSource().current, 'openai', model, countChatTokens(model, messages), maxTokens).usd;
 
 /** Waits until `predicate` holds (polling), or fails after `timeoutMs`. */
 export async function until(
