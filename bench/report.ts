@@ -28,6 +28,9 @@ export interface Measurement {
   redisCommandsPerCall?: number;
   redisScriptsPerCall?: number;
   redisCommands?: Record<string, number>;
+  /** chat, embeddings (tollgate): the first call after /readyz turned 200, and the p50 of 50 calls after it. */
+  firstMs?: number;
+  steadyP50Ms?: number;
   requests: number;
   errors: number;
 }
@@ -54,6 +57,8 @@ const NUMERIC = [
   'rssGrowthMb',
   'redisCommandsPerCall',
   'redisScriptsPerCall',
+  'firstMs',
+  'steadyP50Ms',
   'requests',
   'errors',
 ] as const;
@@ -276,6 +281,29 @@ export function formatStoreCostTable(costs: StoreCost[]): string {
     1,
   );
 }
+
+/** Contract section 7: once /readyz says ready, the first call costs what the thousandth does. */
+export function formatFirstCallTable(rows: Measurement[]): string {
+  return formatColumns(
+    [
+      ['contender', (r) => r.contender],
+      ['scenario', (r) => r.scenario],
+      ['first ms', (r) => fixed(r.firstMs, 1)],
+      ['steady p50 ms', (r) => fixed(r.steadyP50Ms, 3)],
+      [
+        'first ÷ p50',
+        (r) => fixed(r.firstMs !== undefined && r.steadyP50Ms ? r.firstMs / r.steadyP50Ms : undefined, 1),
+      ],
+    ],
+    rows.filter((r) => r.firstMs !== undefined),
+    2,
+  );
+}
+
+export const FIRST_CALL_LEGEND = [
+  'first call: a sidecar started cold, the first chat (then embeddings) the moment /readyz answered 200,',
+  'against the p50 of the 50 sequential calls after it, over one connection.',
+].join('\n');
 
 export const LEGEND = [
   'chat: req/s at BENCH_CONNECTIONS; p50/p99 over one connection, sequential.',

@@ -12,7 +12,9 @@
  * BENCH_CONNECTIONS with the server's RSS read after each third (issue 6: under 150 MB after 100k and
  * flat; printed as a second table). For tollgate-real-redis the private redis-server's INFO commandstats
  * is read around the chat scenario (commands per proxied call); the "store cost" table gives the
- * sqlite and Redis contenders' one-connection p50 over tollgate-real's (memory store). With
+ * sqlite and Redis contenders' one-connection p50 over tollgate-real's (memory store). Before all that,
+ * each tollgate contender's first chat and first embeddings call after /readyz turned 200 are timed
+ * against the p50 of the 50 calls after them (the "first call after ready" table). With
  * BENCH_ROUNDS > 1 every number, the new ones included, is the median over the rounds.
  *
  * Settings: BENCH_CONNECTIONS (32), BENCH_DURATION seconds (5), BENCH_WARMUP seconds (1),
@@ -44,6 +46,8 @@ import {
   waitForHttp200,
 } from './children.js';
 import {
+  FIRST_CALL_LEGEND,
+  formatFirstCallTable,
   formatRssTable,
   formatStoreCostTable,
   formatTable,
@@ -61,6 +65,7 @@ import {
   chatPath,
   EMBEDDINGS_BODY,
   embeddingsPath,
+  firstCall,
   fixedAmount,
   latencyOneConnection,
   streaming,
@@ -360,6 +365,13 @@ async function preflight(name: ContenderName, target: Target): Promise<void> {
 async function measure(name: ContenderName, running: Running, settings: Settings): Promise<Measurement[]> {
   const { target } = running;
   const out: Measurement[] = [];
+  // Before anything else reaches the sidecar: its first calls after /readyz, against the calls after them.
+  const first = name.startsWith('tollgate')
+    ? {
+        chat: await firstCall(target, chatPath(target), CHAT_BODY),
+        embeddings: await firstCall(target, embeddingsPath(target), EMBEDDINGS_BODY),
+      }
+    : undefined;
   await preflight(name, target);
   if (settings.warmupS > 0) {
     progress(`${name}: warm-up`);
@@ -406,6 +418,7 @@ async function measure(name: ContenderName, running: Running, settings: Settings
     requests: chat.requests + latency.requests,
     errors: chat.errors + latency.errors,
     ...commands,
+    ...first?.chat,
   });
 
   progress(`${name}: ${settings.streamRequests} streamed chats`);
@@ -437,6 +450,7 @@ async function measure(name: ContenderName, running: Running, settings: Settings
     rssMb: await rssMb(running.pid),
     requests: embeddings.requests,
     errors: embeddings.errors,
+    ...first?.embeddings,
   });
 
   if (settings.rssRequests > 0 && name !== 'direct') out.push(await rssRun(name, running, settings));
@@ -570,6 +584,9 @@ async function main(): Promise<void> {
     }
     const costs = storeCosts(rows);
     if (costs.length > 0) sections.push('store cost', formatStoreCostTable(costs), STORE_LEGEND);
+    if (rows.some((r) => r.firstMs !== undefined)) {
+      sections.push('first call after ready', formatFirstCallTable(rows), FIRST_CALL_LEGEND);
+    }
     process.stdout.write(
       `\ntollgate benchmark${rounds}: ${settings.connections} connections, ${settings.durationS}s, ` +
         `${settings.streamRequests} streams of ${settings.streamChunks} chunks ${settings.chunkGapMs} ms apart, ` +

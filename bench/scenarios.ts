@@ -142,6 +142,43 @@ export async function latencyOneConnection(
   return { p50Ms: percentile(samples, 0.5), p99Ms: percentile(samples, 0.99), requests: samples.length, errors };
 }
 
+export interface FirstCallResult {
+  /** The first call after /readyz turned 200. */
+  firstMs: number;
+  /** p50 of the sequential calls right after it. */
+  steadyP50Ms: number;
+}
+
+/**
+ * The first call to `path` on a sidecar that just turned ready, then `steadyCalls` more over the same
+ * connection: whether the first costs what the later ones do (contract section 7). The client's own
+ * first request goes to /livez, so only the server's first call is timed.
+ */
+export async function firstCall(
+  target: Target,
+  path: string,
+  body: string,
+  steadyCalls = 50,
+): Promise<FirstCallResult> {
+  const client = new Client(target.origin, { pipelining: 1 });
+  const once = async (p: string): Promise<number> => {
+    const started = performance.now();
+    const res = await client.request({ path: p, method: 'POST', headers: HEADERS, body });
+    await res.body.arrayBuffer();
+    if (p === path && res.statusCode !== 200) throw new Error(`${path} answered ${res.statusCode}`);
+    return performance.now() - started;
+  };
+  try {
+    await once('/livez');
+    const firstMs = await once(path);
+    const steady: number[] = [];
+    for (let i = 0; i < steadyCalls; i++) steady.push(await once(path));
+    return { firstMs, steadyP50Ms: percentile(steady, 0.5) };
+  } finally {
+    await client.close();
+  }
+}
+
 /** `count` sequential streamed chats, timing the first SSE frame, each content chunk and the end. */
 export async function streaming(target: Target, count: number): Promise<StreamResult> {
   const client = new Client(target.origin, { pipelining: 1 });

@@ -13,7 +13,7 @@ import {
   type Provider,
 } from './config/index.js';
 import { authority, clientErrorHandler, edgeListener, HttpServer, shapeFor } from './edge/index.js';
-import { healthChecks, keyFormWarnings, ProviderProbes } from './health/index.js';
+import { healthChecks, keyFormWarnings, ProviderProbes, Warmup } from './health/index.js';
 import { BudgetWatch, Limiter } from './limits/index.js';
 import { Meter, PriceSource, PriceTableError } from './metering/index.js';
 import type { ProviderMock } from './providers/index.js';
@@ -45,6 +45,8 @@ export interface StartOptions extends LoadOptions {
   store?: Store;
   /** The OpenTelemetry SDK of the process (default: off). */
   telemetry?: Telemetry;
+  /** One more warm-up step readiness waits for (tests: a slow one, to watch /readyz answer `warming`). */
+  warmStep?: () => Promise<void>;
 }
 
 export interface Tollgate {
@@ -60,6 +62,8 @@ export interface Tollgate {
   probes: ProviderProbes;
   /** Resolves when the first round of provider probes is done. */
   firstProbes: Promise<void>;
+  /** Resolves once the hot path is warm and /readyz answers 200 (unless draining or the store is unusable). */
+  warmed: Promise<void>;
   inFlight(): number;
   /** Stops accepting, lets in-flight requests finish (up to SHUTDOWN_GRACE_MS), then closes everything. */
   shutdown(reason?: string): Promise<void>;
@@ -174,13 +178,16 @@ function checksOf(core: Core, watchers: Watchers, telemetry: Telemetry) {
   });
 }
 
-/** Ready unless draining or the embedded store is unusable (a remote store's fallback keeps serving). */
-function readiness(store: Store, draining: () => boolean) {
+/**
+ * Ready once warm (contract section 7), unless draining or the embedded store is unusable (a remote
+ * store's fallback keeps serving).
+ */
+function readiness(store: Store, warmup: Warmup, draining: () => boolean) {
   return () => {
     if (draining()) return { ready: false, reason: 'draining' };
     const sh = store.health();
     if (sh.status === 'fail' && !sh.degraded) return { ready: false, reason: `state store: ${sh.output}` };
-    return { ready: true };
+    return warmup.status();
   };
 }
 
@@ -208,11 +215,20 @@ export async function assemble(options: StartOptions = {}) {
     },
     providers,
   );
+  // Ready means warm: the server listens meanwhile, /readyz answers `warming`.
+  const { prices } = core;
+  const warmup = new Warmup({ providers, models: (p) => prices.current.models(p), store, log, step: options.warmStep });
+  const warmed = warmup.start();
+  source.on('change', () => void warmup.refresh());
   const shapeOf = shapeFor(providers);
   let draining = false;
   const app = createApp({
     admin: { config: source, modes, store, limiter },
-    health: { version: VERSION, checks: checksOf(core, watchers, telemetry), ready: readiness(store, () => draining) },
+    health: {
+      version: VERSION,
+      checks: checksOf(core, watchers, telemetry),
+      ready: readiness(store, warmup, () => draining),
+    },
     metrics: () => watchers.metrics.render(),
     shapeOf,
     log,
@@ -220,6 +236,7 @@ export async function assemble(options: StartOptions = {}) {
   const host = authority(config().host, config().port);
   const close = async () => {
     source.close();
+    warmup.stop();
     for (const m of Object.values(mocks)) m.close?.();
     await watchers.probes.stop();
     await upstreams.close();
@@ -232,6 +249,7 @@ export async function assemble(options: StartOptions = {}) {
     ...watchers,
     listener: edgeListener({ routes, app, shapeOf, host, log }),
     clientError: clientErrorHandler(shapeOf),
+    warmed,
     drain: () => {
       draining = true;
     },
@@ -278,6 +296,7 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     limiter: parts.limiter,
     probes: parts.probes,
     firstProbes,
+    warmed: parts.warmed,
     inFlight: () => http.inFlight,
     shutdown,
   };

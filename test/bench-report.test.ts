@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  formatFirstCallTable,
   formatRssTable,
   formatStoreCostTable,
   formatTable,
@@ -108,5 +109,17 @@ describe('bench report', () => {
     assert.equal(cost?.p50Ms, 2);
     assert.equal(cost?.costPerCallMs, undefined);
     assert.match(formatStoreCostTable([cost as NonNullable<typeof cost>]), /tollgate-real-sqlite +2\.000 +- +-/);
+  });
+
+  it('shows the first call after ready over the steady p50, median of the rounds, for contenders that measured it', () => {
+    const rows = medians([
+      [chat('pipe', 0.4), chat('tollgate-real', 1.0, { firstMs: 8, steadyP50Ms: 2 })],
+      [chat('pipe', 0.4), chat('tollgate-real', 1.0, { firstMs: 400, steadyP50Ms: 1 })],
+      [chat('pipe', 0.4), chat('tollgate-real', 1.0, { firstMs: 6, steadyP50Ms: 1.5 })],
+    ]);
+    const table = formatFirstCallTable(rows);
+    assert.match(table, /contender +scenario +first ms +steady p50 ms +first ÷ p50/);
+    assert.match(table, /tollgate-real +chat +8\.0 +1\.500 +5\.3/);
+    assert.doesNotMatch(table, /pipe/);
   });
 });

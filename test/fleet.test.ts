@@ -9,13 +9,10 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { worstCaseCost } from '../src/metering/cost.js';
-import { PriceSource } from '../src/metering/prices.js';
-import { countChatTokens } from '../src/providers/openai/tokens.js';
 import { RedisStore } from '../src/state/redis/index.js';
 import { freePort, startRedis, stopRedis } from './support/redis.js';
 import { type Standin, startStandin } from './support/standin.js';
-import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
+import { chatWorstCaseUsd, startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
 if (spawnSync('redis-server', ['--version']).error) throw new Error('redis-server is required for the fleet tests');
 
@@ -69,13 +66,7 @@ describe('a fleet of three sidecars sharing Redis', () => {
 
   it('admits exactly N calls fleet-wide when the budget fits N worst cases', async () => {
     const N = 6;
-    const w = worstCaseCost(
-      new PriceSource().current,
-      'openai',
-      'gpt-4o-mini',
-      countChatTokens('gpt-4o-mini', messages),
-      MAX,
-    ).usd;
+    const w = chatWorstCaseUsd(messages, MAX);
     // A fresh budget scope per run: a provider budget keyed in this private Redis.
     await startFleet({ OPENAI_BUDGET_HOURLY_USD: String(N * w + w / 2) });
     standin.reset();

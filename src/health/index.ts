@@ -17,3 +17,4 @@ export { keyFormWarnings } from './keys.js';
 export { type HealthDeps, healthRoutes } from './routes.js';
 export { type ProbeLog, ProviderProbes, type ProviderProbesOptions } from './scheduler.js';
 export type { Check, CheckStatus } from './types.js';
+export { Warmup, type WarmupLog, type WarmupParts } from './warmup.js';

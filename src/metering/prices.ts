@@ -201,6 +201,11 @@ export class Prices {
     return this.table.version;
   }
 
+  /** What the table prices for `provider`: OpenAI model names, LlamaParse tiers (what warm-up loads for). */
+  models(provider: Provider): string[] {
+    return provider === 'openai' ? Object.keys(this.table.openai) : [...this.#tiers.keys()];
+  }
+
   /**
    * The price entry for a model (OpenAI) or a tier (LlamaParse), or undefined when unknown.
    * OpenAI: the exact name first; else a dated snapshot prices as its base model, the longest

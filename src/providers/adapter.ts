@@ -96,6 +96,11 @@ export interface ProviderAdapter {
    * admission reserves this and asks for the exact worst case only when the bound would be refused.
    */
   worstCaseBound?(operation: string, json: unknown, raw: Buffer, reserveOutputTokens: number): WorstCase | undefined;
+  /**
+   * Loads what the hot path needs for `models` (the price table's), so the first call costs what the
+   * thousandth does (OpenAI: the tokenizer encodings those models use, and no others).
+   */
+  warm?(models: readonly string[]): Promise<void>;
   /** Counts output tokens of text a stream delivered before it was cut short. */
   countTokens?(model: string | undefined, text: string): number;
   /** A ledger id that books the call once fleet-wide (LlamaParse: once per job); default: one row per call. */

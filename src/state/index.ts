@@ -3,6 +3,7 @@ import type { Store } from './types.js';
 
 export { MemoryStore } from './memory.js';
 export * from './types.js';
+export { warmStore } from './warm.js';
 
 export interface StoreOptions {
   /** Where a remote store spools ledger rows while it is out of reach. */

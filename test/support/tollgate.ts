@@ -1,5 +1,8 @@
 import { Writable } from 'node:stream';
 import { LlamaParseReader } from 'llama-cloud-services/reader';
+import { worstCaseCost } from '../../src/metering/cost.js';
+import { PriceSource } from '../../src/metering/prices.js';
+import { countChatTokens } from '../../src/providers/openai/tokens.js';
 import type { CallRecord } from '../../src/proxy/call.js';
 import { startTollgate, type Tollgate } from '../../src/wire.js';
 
@@ -39,7 +42,7 @@ export function memoryLog() {
  */
 export async function startTestTollgate(
   vars: Record<string, string> = {},
-  options: { cwd?: string; watch?: boolean } = {},
+  options: { cwd?: string; watch?: boolean; warmStep?: () => Promise<void> } = {},
 ): Promise<TestTollgate> {
   const log = memoryLog();
   const calls: CallRecord[] = [];
@@ -58,9 +61,12 @@ export async function startTestTollgate(
     watch: options.watch ?? false,
     logDestination: log.stream,
     onCall: (c) => calls.push(c),
+    warmStep: options.warmStep,
   });
-  // The startup probes land before a test counts upstream hits.
+  // The startup probes land before a test counts upstream hits; a test that injects a warm-up step
+  // watches the warm-up itself.
   await tollgate.firstProbes;
+  if (options.warmStep === undefined) await tollgate.warmed;
   Object.defineProperty(tollgate, 'logs', { get: () => log.lines(), enumerable: true });
   return Object.assign(tollgate as Tollgate & { logs: Record<string, unknown>[] }, {
     calls,
@@ -68,6 +74,10 @@ export async function startTestTollgate(
     close: () => tollgate.shutdown('test'),
   });
 }
+
+/** What admission reserves for one chat (shipped prices): a budget of N times it fits exactly N calls. */
+export const chatWorstCaseUsd = (messages: unknown[], maxTokens: number, model = 'gpt-4o-mini'): number =>
+  worstCaseCost(new PriceSource().current, 'openai', model, countChatTokens(model, messages), maxTokens).usd;
 
 /** Waits until `predicate` holds (polling), or fails after `timeoutMs`. */
 export async function until(

@@ -1,7 +1,7 @@
 import { isObject } from '../../json.js';
 import type { ProviderAdapter, RouteSpec, Usage } from '../adapter.js';
 import { createOpenAIMock } from './mock/index.js';
-import { countChatTokens, countTextTokens } from './tokens.js';
+import { countChatTokens, countTextTokens, warmEncodings } from './tokens.js';
 import { usageFromJson, usageFromSse } from './usage.js';
 
 export const openaiRoutes: RouteSpec[] = [
@@ -122,6 +122,9 @@ export const openai: ProviderAdapter = {
     return { inputTokens: promptBound(raw), outputTokens, pages: 0, model: json.model };
   },
   countTokens: (model, text) => countTextTokens(model ?? 'gpt-4o', text),
+  async warm(models) {
+    await warmEncodings(models);
+  },
   usageFromJson: (operation, body): Usage | undefined => usageFromJson(operation, body),
   usageFromSse,
 };

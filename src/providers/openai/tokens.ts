@@ -3,8 +3,10 @@
  *
  * Metering, admission and the mock all count through here, so it has to be cheap, and it must
  * not cost memory a sidecar never uses: each encoding (o200k_base about 35 MB resident,
- * cl100k_base about 15 MB) is loaded synchronously on its first use (0.3-0.6 s), not at import. Picking one per model is a cached string test, and counts of strings that come back
- * (a worker's fixed system prompt) are remembered in a small bounded memo.
+ * cl100k_base about 15 MB) is loaded at start by `warmEncodings` for the models the price table
+ * names (0.1-0.4 s each, before /readyz turns 200), not at import, and any other one synchronously
+ * on its first use. Picking one per model is a cached string test, and counts of strings that come
+ * back (a worker's fixed system prompt) are remembered in a small bounded memo.
  *
  * @example
  * import { countTextTokens, countChatTokens } from './tokens.js';
@@ -13,6 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Memo } from './memo.js';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
@@ -25,6 +28,8 @@ export interface TokenEncoding {
   /** Pieces of text, one per token (a piece may span tokens when a character does). */
   pieces(tokens: readonly number[]): string[];
   count(text: string): number;
+  /** Loads the vocabulary now (and runs one count, so the first real one finds everything built). */
+  load(): void;
 }
 
 /** The part of gpt-tokenizer's per-encoding API used here. */
@@ -139,6 +144,9 @@ function makeEncoding(name: EncodingName): TokenEncoding {
       if (text.length > COUNT_CACHE_MAX_CHARS) return lib().countTokens(text, PLAIN_TEXT);
       return counts.get(text) ?? counts.put(text, lib().countTokens(text, PLAIN_TEXT), 2 * text.length + 64);
     },
+    load() {
+      lib().countTokens('warm up: 1 2 3 héllo <|endoftext|>', PLAIN_TEXT);
+    },
   };
 }
 
@@ -174,6 +182,27 @@ function pickEncoding(model: string): TokenEncoding {
   if (O200K_PREFIXES.some((p) => base.startsWith(p))) return O200K;
   if (base === 'gpt-4' || CL100K_PREFIXES.some((p) => base.startsWith(p))) return CL100K;
   return O200K;
+}
+
+/**
+ * Loads the encodings `models` use, and only those (idle memory stays what the configured models
+ * need), one per turn of the event loop so timers and sockets are served between two loads.
+ * Resolves with the names it loaded (those already loaded are skipped).
+ *
+ * @example
+ * await warmEncodings(['gpt-4o-mini', 'text-embedding-3-small']); // ['o200k_base', 'cl100k_base']
+ */
+export async function warmEncodings(models: Iterable<string>): Promise<EncodingName[]> {
+  const wanted = new Set<TokenEncoding>();
+  for (const model of models) wanted.add(encodingFor(model));
+  const done: EncodingName[] = [];
+  for (const enc of wanted) {
+    if (loaded.has(enc.name)) continue;
+    await nextTurn();
+    enc.load();
+    done.push(enc.name);
+  }
+  return done;
 }
 
 /** The tokenizer OpenAI uses for `model` (o200k_base for unknown models). */
