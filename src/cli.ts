@@ -22,6 +22,7 @@ async function main(argv: string[], inputs: ConfigInputs): Promise<number> {
     case 'check-config': {
       try {
         const loaded = loadConfig(inputs);
+        for (const w of loaded.warnings) process.stderr.write(`tollgate: warning: ${w.message}\n`);
         // Prices are part of the configuration: the same table `serve` would load.
         const { PriceSource, PriceTableError } = await import('./metering/index.js');
         try {

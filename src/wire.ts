@@ -9,6 +9,7 @@ import {
   type Loaded,
   type LoadOptions,
   loadConfig,
+  logWarning,
   PROVIDERS,
   type Provider,
 } from './config/index.js';
@@ -98,6 +99,7 @@ async function buildCore(options: StartOptions) {
   const loaded = options.loaded ?? loadConfig(options);
   const cfg = loaded.config;
   const log = createLogger({ level: cfg.logLevel, destination: options.logDestination });
+  for (const w of loaded.warnings) logWarning(log, w);
   const source = new ConfigSource(loaded, options, log);
   const config = (): Config => source.config;
   const modes = new ModeState(

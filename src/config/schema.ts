@@ -26,7 +26,7 @@ import {
 export { CATALOG, PROVIDERS, type Provider, type ProviderFacts } from '../providers/catalog.js';
 export { type BudgetWindowName, MODES, type Mode } from './fields.js';
 export { type FileConfig, fileSchema } from './file-schema.js';
-export { crossFieldIssues, type KeyFacts, needsKey, noUpstreamKey } from './rules.js';
+export { crossFieldIssues, type FieldIssue, type KeyFacts, needsKey, noUpstreamKey } from './rules.js';
 export { type BucketRule, type Config, type ProviderConfig, type ProviderLimits, toConfig } from './to-config.js';
 
 type Field = z.ZodType;
