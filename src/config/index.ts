@@ -15,5 +15,6 @@ export {
   maskUrlCredentials,
   shownValue,
 } from './load.js';
+export { pidFilePath, readPidFile, removePidFile, writePidFile } from './pid-file.js';
 export * from './schema.js';
 export { type ConfigChange, ConfigSource, logWarning, type ReloadLog } from './source.js';

@@ -123,6 +123,7 @@ export class ConfigSource extends EventEmitter<{ change: [ConfigChange] }> {
       next.config.port = prev.config.port;
       next.config.stateUrl = prev.config.stateUrl;
       next.config.stateSpoolDir = prev.config.stateSpoolDir;
+      next.config.pidFile = prev.config.pidFile;
       next.config.otel = prev.config.otel;
     }
     this.#current = next;
