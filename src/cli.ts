@@ -1,12 +1,21 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, type ConfigInputs, loadConfig, maskedEnv } from './config/index.js';
+import {
+  ConfigError,
+  type ConfigInputs,
+  type Loaded,
+  loadConfig,
+  maskedEnv,
+  pidFilePath,
+  readPidFile,
+} from './config/index.js';
 
 const USAGE = `Usage: tollgate <command>
 
 Commands:
   serve                          run the sidecar (default)
   check-config                   validate the environment and config file; print the effective config (secrets masked)
+  reload                         ask the running sidecar of this checkout to reload (SIGHUP via its pid file)
   costs [--window hour|day|month] [--json]
                                  spend report from the configured state store
   spool list|replay|export       ledger rows a Redis store spooled to STATE_SPOOL_DIR (tollgate spool help)
@@ -23,6 +32,7 @@ async function main(argv: string[], inputs: ConfigInputs): Promise<number> {
     case 'check-config': {
       try {
         const loaded = loadConfig(inputs);
+        for (const w of loaded.warnings) process.stderr.write(`tollgate: warning: ${w.message}\n`);
         // Prices are part of the configuration: the same table `serve` would load.
         const { PriceSource, PriceTableError } = await import('./metering/index.js');
         try {
@@ -43,6 +53,8 @@ async function main(argv: string[], inputs: ConfigInputs): Promise<number> {
         throw e;
       }
     }
+    case 'reload':
+      return reload(inputs);
     case 'costs': {
       const { values } = parseArgs({
         args: rest,
@@ -64,6 +76,24 @@ async function main(argv: string[], inputs: ConfigInputs): Promise<number> {
       process.stderr.write(`tollgate: unknown command '${command}'\n${USAGE}`);
       return 2;
   }
+}
+
+/** `tollgate reload`: 0 when the running sidecar was asked, 1 when it could not be, 2 on bad config. */
+async function reload(inputs: ConfigInputs): Promise<number> {
+  let loaded: Loaded;
+  try {
+    loaded = loadConfig(inputs);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`tollgate: ${e.message}\n`);
+    return 2;
+  }
+  const { requestReload } = await import('./admin/index.js');
+  const pidFile = pidFilePath(loaded.config.pidFile, inputs.cwd);
+  const { host, port, adminToken } = loaded.config;
+  const result = await requestReload({ pidFile, pid: readPidFile(pidFile), host, port, adminToken });
+  (result.ok ? process.stdout : process.stderr).write(`tollgate: ${result.message}\n`);
+  return result.ok ? 0 : 1;
 }
 
 // The bin's entry: the one place here that reads the process environment, passed down from it.

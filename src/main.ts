@@ -1,4 +1,4 @@
-import { ConfigError, type Loaded, loadConfig } from './config/index.js';
+import { ConfigError, type Loaded, loadConfig, pidFilePath, removePidFile, writePidFile } from './config/index.js';
 import { Telemetry } from './telemetry/index.js';
 import { startTollgate, type Tollgate } from './wire.js';
 
@@ -49,11 +49,26 @@ export async function serve(): Promise<void> {
   }
   let tollgate: Tollgate;
   let telemetry: Telemetry;
+  const pidFile = pidFilePath(loaded.config.pidFile, cwd);
   try {
     telemetry = await Telemetry.start(env, cwd);
-    tollgate = await startTollgate({ loaded, env, cwd, telemetry });
+    tollgate = await startTollgate({ loaded, env, cwd, telemetry, pidFile });
   } catch (e) {
     exitOn(e, 'could not start');
   }
   ownSignals(tollgate, telemetry);
+  announcePid(tollgate, pidFile);
+}
+
+/** Written once SIGHUP is ours (before, a signal would kill the process); removed at exit. */
+function announcePid(tollgate: Tollgate, pidFile: string): void {
+  try {
+    writePidFile(pidFile, process.pid);
+    process.on('exit', () => removePidFile(pidFile, process.pid));
+  } catch (e) {
+    tollgate.log.warn(
+      { pid_file: pidFile, err: (e as Error).message },
+      'cannot write the pid file; `tollgate reload` will not find this process',
+    );
+  }
 }

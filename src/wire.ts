@@ -9,6 +9,8 @@ import {
   type Loaded,
   type LoadOptions,
   loadConfig,
+  logWarning,
+  maskUrlCredentials,
   PROVIDERS,
   type Provider,
 } from './config/index.js';
@@ -19,7 +21,7 @@ import { Meter, PriceSource, PriceTableError } from './metering/index.js';
 import type { ProviderMock } from './providers/index.js';
 import { providers } from './providers/index.js';
 import { type CallRecord, proxyRoutes, Upstreams } from './proxy/index.js';
-import { CircuitBreaker, ModeState } from './routing/index.js';
+import { CircuitBreaker, type CircuitChange, ModeState } from './routing/index.js';
 import { createStore, type Store } from './state/index.js';
 import { callObserver, callTracer, createLogger, createMetrics, type Logger, Telemetry } from './telemetry/index.js';
 
@@ -47,6 +49,8 @@ export interface StartOptions extends LoadOptions {
   telemetry?: Telemetry;
   /** One more warm-up step readiness waits for (tests: a slow one, to watch /readyz answer `warming`). */
   warmStep?: () => Promise<void>;
+  /** The pid file the process writes once it takes SIGHUP (named in the listening line). */
+  pidFile?: string;
 }
 
 export interface Tollgate {
@@ -102,13 +106,18 @@ async function buildCore(options: StartOptions) {
   const loaded = options.loaded ?? loadConfig(options);
   const cfg = loaded.config;
   const log = createLogger({ level: cfg.logLevel, destination: options.logDestination });
+  for (const w of loaded.warnings) logWarning(log, w);
   const source = new ConfigSource(loaded, options, log);
   const config = (): Config => source.config;
   const modes = new ModeState(
     cfg.defaultMode,
     byProvider((p) => cfg.providers[p].mode),
   );
-  const onCircuit = (p: Provider) => (state: string) => log.warn({ provider: p, circuit: state }, `circuit ${state}`);
+  const onCircuit = (p: Provider) => (c: CircuitChange) =>
+    log.warn(
+      { provider: p, from: c.from, to: c.to, circuit: c.to, why: c.why },
+      `${p} circuit ${c.from} -> ${c.to}: ${c.why}`,
+    );
   const circuits = byProvider((p) => new CircuitBreaker(() => config().circuit, Date.now, onCircuit(p)));
   // The proxy enforces the (hot-reloadable) upload cap on every request before the mock reads a byte.
   const mocks = Object.fromEntries(
@@ -223,7 +232,7 @@ export async function assemble(options: StartOptions = {}) {
   const shapeOf = shapeFor(providers);
   let draining = false;
   const app = createApp({
-    admin: { config: source, modes, store, limiter },
+    admin: { config: source, modes, store, limiter, log },
     health: {
       version: VERSION,
       checks: checksOf(core, watchers, telemetry),
@@ -280,8 +289,20 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
     return closing;
   };
   const url = `http://${authority(config().host, port)}`;
+  const cfg = config();
   log.info(
-    { url, modes: modes.snapshot().providers, version: VERSION, env_file: loaded.envFile },
+    {
+      url,
+      pid: process.pid,
+      pid_file: options.pidFile ?? null,
+      version: VERSION,
+      env_file: loaded.envFile ?? null,
+      config_file: cfg.configFile ?? null,
+      prices_file: cfg.pricesFile ?? null,
+      default_mode: modes.snapshot().default,
+      modes: modes.snapshot().providers,
+      store: maskUrlCredentials(cfg.stateUrl),
+    },
     'tollgate listening',
   );
   return {

@@ -442,7 +442,7 @@ describe('the tollgate process: SIGHUP and SIGTERM', () => {
     assert.equal(last.servedBy, 'real');
     assert.ok(standin.hits('/v1/chat/completions') >= 1);
     await until(() =>
-      /"reason":"SIGHUP"[^\n]*config reloaded|config reloaded[^\n]*"reason":"SIGHUP"/.test(proc.stdout()),
+      /"trigger":"SIGHUP"[^\n]*config reloaded|config reloaded[^\n]*"trigger":"SIGHUP"/.test(proc.stdout()),
     );
     assert.ok(!proc.stdout().includes(KEY), 'the key never appears in the logs');
 

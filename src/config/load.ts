@@ -2,20 +2,23 @@ import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
 import { type ConfigInputs, envFilePath } from './env-file.js';
+import { type ConfigWarning, displayPath, lineOf, problem } from './explain.js';
+import { parseFileKeys } from './file-keys.js';
+import { overrideWarnings, unknownKeys } from './known.js';
 import {
   type Config,
   crossFieldIssues,
   type EnvRecord,
   envSchema,
   type FileConfig,
-  fileSchema,
   SECRET_VARS,
   toConfig,
 } from './schema.js';
 
-/** Invalid configuration: every bad variable or field, each with why. */
+export { maskedEnv, maskSecret, maskUrlCredentials, shownValue } from './mask.js';
+
+/** Invalid configuration: every bad variable or field, each with the value read, where, and why. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   readonly issues: string[];
@@ -31,6 +34,12 @@ export interface Loaded {
   env: EnvRecord;
   /** The env file that was read, if any. */
   envFile: string | undefined;
+  /** What the operator should hear about at start (and on reload): unknown keys, overridden variables. */
+  warnings: ConfigWarning[];
+  /** The env file's own values, before the process environment overrode any of them. */
+  fileValues: Record<string, string>;
+  /** Variables set in the env file that the process environment overrides. */
+  overridden: string[];
 }
 
 /** ConfigInputs a caller may still leave out (startTollgate's options); see withProcessDefaults. */
@@ -45,80 +54,87 @@ function withProcessDefaults({ env, cwd }: LoadOptions): ConfigInputs {
   return { env: env ?? process.env, cwd: cwd ?? process.cwd() };
 }
 
-const formatIssues = (issues: z.core.$ZodIssue[], prefix = '') =>
-  issues.map((issue) => {
-    const path = issue.path.map(String).join('.');
-    return `${prefix}${path || '(root)'}: ${issue.message}`;
-  });
+/** The env file's variables, and where each was set (`file:line`). */
+function readEnvFile(envFile: string | undefined, cwd: string) {
+  const values: Record<string, string> = {};
+  const where: Record<string, string> = {};
+  if (envFile === undefined) return { values, where };
+  let text: string;
+  try {
+    text = readFileSync(envFile, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`ENV_FILE=${envFile}: cannot be read: ${(e as Error).message}`]);
+  }
+  Object.assign(values, parseDotenv(text));
+  const shown = displayPath(envFile, cwd);
+  for (const key of Object.keys(values)) {
+    const line = lineOf(text, key);
+    where[key] = line === undefined ? shown : `${shown}:${line}`;
+  }
+  return { values, where };
+}
 
-function readConfigFile(path: string): FileConfig {
+function readConfigFile(path: string, shown: string): { file: FileConfig; warnings: ConfigWarning[] } {
   let raw: unknown;
   try {
     const text = readFileSync(path, 'utf8');
     raw = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw new ConfigError([`CONFIG_FILE: cannot read ${path}: ${(e as Error).message}`]);
+    throw new ConfigError([`CONFIG_FILE=${shown}: cannot be read as YAML or JSON: ${(e as Error).message}`]);
   }
-  const parsed = fileSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, 'CONFIG_FILE '));
-  return parsed.data;
+  const { parsed, warnings } = parseFileKeys(raw ?? {}, shown);
+  if (parsed.success) return { file: parsed.data, warnings };
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const path = issue.path.map(String).join('.') || '(root)';
+      const value = issue.path.reduce<unknown>((n, k) => (n as Record<PropertyKey, unknown> | undefined)?.[k], raw);
+      return problem(`CONFIG_FILE ${path}`, value, shown, issue.message);
+    }),
+  );
 }
 
 /**
- * Reads the environment, the env file and CONFIG_FILE, and validates them.
- * @throws ConfigError naming every bad variable or field.
+ * Reads the environment, the env file and CONFIG_FILE, and validates them. Returns the warnings
+ * (unknown keys, overridden variables) for the caller to log.
+ * @throws ConfigError naming every bad variable or field, with the value read and where.
  */
 export function loadConfig(options: LoadOptions = {}): Loaded {
   const { env, cwd } = withProcessDefaults(options);
   const envFile = envFilePath({ env, cwd });
-  let fromFile: Record<string, string> = {};
-  if (envFile !== undefined) {
-    try {
-      fromFile = parseDotenv(readFileSync(envFile));
-    } catch (e) {
-      throw new ConfigError([`ENV_FILE: cannot read ${envFile}: ${(e as Error).message}`]);
-    }
-  }
-  const merged: Record<string, string | undefined> = { ...fromFile };
+  const fromFile = readEnvFile(envFile, cwd);
+  const merged: Record<string, string | undefined> = { ...fromFile.values };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v;
+  const sourceOf = (k: string) => (env[k] !== undefined ? 'environment' : fromFile.where[k]);
 
   const parsed = envSchema.safeParse(merged);
-  const issues = [...(parsed.success ? [] : formatIssues(parsed.error.issues)), ...crossFieldIssues(merged)];
+  const fieldIssues = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '(root)'), message: i.message }));
+  const secrets = SECRET_VARS.map((k) => merged[k]?.trim()).filter((v): v is string => !!v);
+  const issues = [...fieldIssues, ...crossFieldIssues(merged)].map(({ variable, message }) =>
+    problem(variable, merged[variable], sourceOf(variable), message, secrets),
+  );
+  const warnings = [...unknownKeys(fromFile.values, fromFile.where, env), ...overrideWarnings(fromFile, env)];
   let file: FileConfig = {};
-  const configFile =
-    typeof merged.CONFIG_FILE === 'string' && merged.CONFIG_FILE !== '' ? merged.CONFIG_FILE : undefined;
+  const configFile = merged.CONFIG_FILE?.trim() ? merged.CONFIG_FILE : undefined;
   if (configFile !== undefined) {
     try {
-      file = readConfigFile(resolve(cwd, configFile));
+      const read = readConfigFile(resolve(cwd, configFile), configFile);
+      file = read.file;
+      warnings.push(...read.warnings);
     } catch (e) {
       if (e instanceof ConfigError) issues.push(...e.issues);
       else throw e;
     }
   }
   if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
-  return { config: toConfig(parsed.data, file), env: parsed.data, envFile };
-}
-
-/** Masks a secret for display: keeps its form (`sk-…`) and length class, never its value. */
-export function maskSecret(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const prefix = /^(sk-proj-|sk-|llx-)/.exec(value)?.[0] ?? '';
-  return `${prefix}****`;
-}
-
-/** The validated variables with secrets masked, for check-config and /admin/config. */
-export function maskedEnv(env: EnvRecord): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...env };
-  for (const k of SECRET_VARS) if (out[k] !== undefined) out[k] = maskSecret(String(out[k]));
-  // A store URL may carry a password (redis://:secret@host): keep the rest, mask the credentials.
-  out.STATE_URL = maskUrlCredentials(env.STATE_URL);
-  return out;
-}
-
-/** `redis://user:secret@host/0` → `redis://user:****@host/0`; URLs without credentials unchanged. */
-export function maskUrlCredentials(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_m, scheme: string, cred: string) => {
-    const user = cred.includes(':') ? cred.slice(0, cred.indexOf(':')) : '';
-    return `${scheme}${user}:****@`;
-  });
+  const overridden = Object.keys(fromFile.values).filter((k) => env[k] !== undefined);
+  return {
+    config: toConfig(parsed.data, file),
+    env: parsed.data,
+    envFile,
+    warnings,
+    fileValues: fromFile.values,
+    overridden,
+  };
 }

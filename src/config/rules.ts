@@ -23,12 +23,18 @@ export function needsKey(config: KeyFacts, provider: Provider, mode: Mode | stri
   return mode === 'real' && noUpstreamKey(config, provider);
 }
 
+/** A rule broken: the variable to fix and what is expected of it. */
+export interface FieldIssue {
+  variable: string;
+  message: string;
+}
+
 /**
  * Rules that span several variables. They read the raw values, so they are reported together
  * with any single-variable errors instead of waiting for those to be fixed first.
  */
-export function crossFieldIssues(raw: Record<string, string | undefined>): string[] {
-  const issues: string[] = [];
+export function crossFieldIssues(raw: Record<string, string | undefined>): FieldIssue[] {
+  const issues: FieldIssue[] = [];
   const val = (k: string) => (raw[k]?.trim() ? raw[k]!.trim() : undefined);
   const facts: KeyFacts = {
     providers: Object.fromEntries(CATALOG.map((p) => [p.name, { apiKey: val(p.keyVar) }])) as KeyFacts['providers'],
@@ -38,13 +44,16 @@ export function crossFieldIssues(raw: Record<string, string | undefined>): strin
   for (const { name, modeVar, keyVar } of CATALOG) {
     const effective = val(modeVar)?.toLowerCase() ?? serviceMode;
     if (needsKey(facts, name, effective)) {
-      issues.push(`${keyVar}: is required when ${name} runs in real mode (${modeVar}/SERVICE_MODE=real)`);
+      issues.push({
+        variable: keyVar,
+        message: `is required when ${name} runs in real mode (${modeVar}/SERVICE_MODE=real)`,
+      });
     }
   }
   const interval = Number(val('HEALTH_CHECK_INTERVAL_MS') ?? 30000);
   const timeout = Number(val('HEALTH_CHECK_TIMEOUT_MS') ?? 5000);
   if (Number.isFinite(interval) && Number.isFinite(timeout) && timeout > interval) {
-    issues.push('HEALTH_CHECK_TIMEOUT_MS: must not exceed HEALTH_CHECK_INTERVAL_MS');
+    issues.push({ variable: 'HEALTH_CHECK_TIMEOUT_MS', message: 'must not exceed HEALTH_CHECK_INTERVAL_MS' });
   }
   return issues;
 }

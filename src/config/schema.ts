@@ -26,7 +26,7 @@ import {
 export { CATALOG, PROVIDERS, type Provider, type ProviderFacts } from '../providers/catalog.js';
 export { type BudgetWindowName, MODES, type Mode } from './fields.js';
 export { type FileConfig, fileSchema } from './file-schema.js';
-export { crossFieldIssues, type KeyFacts, needsKey, noUpstreamKey } from './rules.js';
+export { crossFieldIssues, type FieldIssue, type KeyFacts, needsKey, noUpstreamKey } from './rules.js';
 export { type BucketRule, type Config, type ProviderConfig, type ProviderLimits, toConfig } from './to-config.js';
 
 type Field = z.ZodType;
@@ -74,6 +74,7 @@ export const envSchema = z.object({
   STATE_SPOOL_DIR: z.preprocess(blankToUndefined, z.string().default('./data/spool')),
   PRICES_FILE: z.preprocess(blankToUndefined, z.string().optional()),
   CONFIG_FILE: z.preprocess(blankToUndefined, z.string().optional()),
+  PID_FILE: z.preprocess(blankToUndefined, z.string().optional()),
   HEALTH_CHECK_INTERVAL_MS: int(100).default(30000),
   HEALTH_CHECK_TIMEOUT_MS: int(50).default(5000),
   CIRCUIT_FAILURE_THRESHOLD: int(1).default(5),
@@ -110,6 +111,7 @@ export const RESTART_ONLY = [
   'PORT',
   'STATE_URL',
   'STATE_SPOOL_DIR',
+  'PID_FILE',
   'OTEL_SERVICE_NAME',
   'OTEL_EXPORTER_OTLP_ENDPOINT',
 ] as const;

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, readFileSync, unwatchFile, watch, watchFile } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { ConfigError, type Loaded, type LoadOptions, loadConfig } from './load.js';
+import type { ConfigWarning } from './explain.js';
+import { overrideWarning } from './known.js';
+import { ConfigError, type Loaded, type LoadOptions, loadConfig, shownValue } from './load.js';
 import { RESTART_ONLY } from './schema.js';
 
 export interface ReloadLog {
@@ -9,6 +11,39 @@ export interface ReloadLog {
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
+
+/** A warning as a log line's fields and message. */
+export function logWarning(log: Pick<ReloadLog, 'warn'>, w: ConfigWarning, trigger?: string): void {
+  const fields = { variable: w.variable, source: w.source, ...(w.suggestion ? { did_you_mean: w.suggestion } : {}) };
+  log.warn(trigger === undefined ? fields : { trigger, ...fields }, w.message);
+}
+
+/** Each changed variable's old and new value, secrets masked. */
+const changesOf = (prev: Loaded, next: Loaded, changed: string[]) =>
+  Object.fromEntries(
+    changed.map((k) => [
+      k,
+      {
+        from: shownValue(k, (prev.env as Record<string, unknown>)[k]) ?? null,
+        to: shownValue(k, (next.env as Record<string, unknown>)[k]) ?? null,
+      },
+    ]),
+  );
+
+/** Edits to the env file that the process environment overrides: they change nothing, say so. */
+const shadowedEdits = (prev: Loaded, next: Loaded): ConfigWarning[] =>
+  next.overridden
+    .filter((k) => prev.fileValues[k] !== next.fileValues[k])
+    .map((k) => {
+      const w = overrideWarning(k, next.envFile ?? 'env file', next.fileValues[k], undefined);
+      const env = shownValue(k, (next.env as Record<string, unknown>)[k]);
+      const was = shownValue(k, prev.fileValues[k]);
+      const now = shownValue(k, next.fileValues[k]);
+      return {
+        ...w,
+        message: `${k} changed in the env file (${String(was)} -> ${String(now)}) but the environment overrides it (${String(env)}); nothing changes`,
+      };
+    });
 
 export interface ConfigChange {
   next: Loaded;
@@ -49,17 +84,22 @@ export class ConfigSource extends EventEmitter<{ change: [ConfigChange] }> {
     return this.#current.config;
   }
 
-  /** Re-reads everything; returns whether a new config took effect. */
-  reload(reason: string): boolean {
+  /** Re-reads everything; returns whether a new config took effect. Every outcome is a log line. */
+  reload(trigger: string): boolean {
     let next: Loaded;
     try {
       next = loadConfig(this.#options);
     } catch (e) {
       const issues = e instanceof ConfigError ? e.issues : [(e as Error).message];
-      this.#log.error({ reason, issues }, 'config reload rejected; the previous settings stay in force');
+      this.#log.error(
+        { trigger, issues },
+        `config reload rejected; the previous settings stay in force:\n  - ${issues.join('\n  - ')}`,
+      );
       return false;
     }
     const prev = this.#current;
+    for (const w of next.warnings) if (w.kind === 'unknown_key') logWarning(this.#log, w, trigger);
+    for (const w of shadowedEdits(prev, next)) logWarning(this.#log, w, trigger);
     const changed = Object.keys({ ...prev.env, ...next.env }).filter(
       (k) =>
         JSON.stringify((prev.env as Record<string, unknown>)[k]) !==
@@ -67,22 +107,29 @@ export class ConfigSource extends EventEmitter<{ change: [ConfigChange] }> {
     );
     // A change only the price file shows (its content is in the snapshot) also counts.
     const snapshot = this.#snapshot();
-    if (changed.length === 0 && snapshot === this.#applied) return false;
+    if (changed.length === 0 && snapshot === this.#applied) {
+      this.#log.info({ trigger, changed: [] }, 'config reloaded; nothing changed');
+      return false;
+    }
     this.#applied = snapshot;
     const restartOnly = changed.filter((k) => (RESTART_ONLY as readonly string[]).includes(k));
     if (restartOnly.length > 0) {
       this.#log.warn(
-        { reason, variables: restartOnly },
+        { trigger, variables: restartOnly, changes: changesOf(prev, next, restartOnly) },
         'these settings change only on restart; the running values stay',
       );
       for (const k of restartOnly) (next.env as Record<string, unknown>)[k] = (prev.env as Record<string, unknown>)[k];
       next.config.host = prev.config.host;
       next.config.port = prev.config.port;
       next.config.stateUrl = prev.config.stateUrl;
+      next.config.stateSpoolDir = prev.config.stateSpoolDir;
+      next.config.pidFile = prev.config.pidFile;
       next.config.otel = prev.config.otel;
     }
     this.#current = next;
-    this.#log.info({ reason, changed }, 'config reloaded');
+    const hot = changed.filter((k) => !restartOnly.includes(k));
+    const files = changed.length === 0 ? ' (a file it reads changed: prices or CONFIG_FILE)' : '';
+    this.#log.info({ trigger, changed: hot, changes: changesOf(prev, next, hot) }, `config reloaded${files}`);
     this.emit('change', { next, prev, changed });
     return true;
   }
@@ -106,14 +153,14 @@ export class ConfigSource extends EventEmitter<{ change: [ConfigChange] }> {
       .join('\0');
   }
 
-  #schedule(reason: string) {
+  #schedule(trigger: string) {
     clearTimeout(this.#timer);
     // Editors write in several steps; wait for the burst to settle, then compare content.
     this.#timer = setTimeout(() => {
       const text = this.#snapshot();
       if (text === this.#lastText) return;
       this.#lastText = text;
-      this.reload(reason);
+      this.reload(trigger);
     }, 50);
     this.#timer.unref();
   }
@@ -137,9 +184,9 @@ export class ConfigSource extends EventEmitter<{ change: [ConfigChange] }> {
   }
 
   /** Reload now, whatever the files say (SIGHUP). */
-  forceReload(reason: string): boolean {
+  forceReload(trigger: string): boolean {
     this.#lastText = this.#snapshot();
-    return this.reload(reason);
+    return this.reload(trigger);
   }
 
   close() {

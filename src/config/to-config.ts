@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { CATALOG, type Provider, type ProviderFacts, type ProviderLimitKind } from '../providers/catalog.js';
 import { type BudgetWindowName, type LOG_LEVELS, type Mode, WINDOWS } from './fields.js';
 import type { FileConfig } from './file-schema.js';
@@ -39,6 +40,8 @@ export interface Config {
   stateUrl: string;
   /** Where ledger rows wait while a remote store is out of reach. */
   stateSpoolDir: string;
+  /** Where the serving process writes its pid, for `tollgate reload`: PID_FILE, else beside the state. */
+  pidFile: string;
   pricesFile: string | undefined;
   configFile: string | undefined;
   extraPrices: FileConfig['prices'];
@@ -116,6 +119,7 @@ export function toConfig(env: EnvRecord, file: FileConfig = {}): Config {
     reserveOutputTokens: env.RESERVE_OUTPUT_TOKENS,
     stateUrl: env.STATE_URL,
     stateSpoolDir: env.STATE_SPOOL_DIR,
+    pidFile: env.PID_FILE ?? join(dirname(env.STATE_SPOOL_DIR), 'tollgate.pid'),
     pricesFile: env.PRICES_FILE,
     configFile: env.CONFIG_FILE,
     extraPrices: file.prices,

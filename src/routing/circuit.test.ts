@@ -1,21 +1,26 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { CircuitBreaker, type CircuitSettings, type CircuitState } from './circuit.js';
+import { CircuitBreaker, type CircuitChange, type CircuitSettings, type CircuitState } from './circuit.js';
 
 describe('CircuitBreaker', () => {
   let now: number;
   let settings: CircuitSettings;
   let changes: CircuitState[];
+  let transitions: CircuitChange[];
   let breaker: CircuitBreaker;
 
   beforeEach(() => {
     now = 1_000_000;
     settings = { failureThreshold: 3, resetMs: 1000 };
     changes = [];
+    transitions = [];
     breaker = new CircuitBreaker(
       () => settings,
       () => now,
-      (s) => changes.push(s),
+      (c) => {
+        transitions.push(c);
+        changes.push(c.to);
+      },
     );
   });
 
@@ -93,6 +98,19 @@ describe('CircuitBreaker', () => {
     assert.deepEqual(breaker.tryAcquire(), { allowed: true, probe: false });
     assert.deepEqual(breaker.tryAcquire(), { allowed: true, probe: false });
     assert.deepEqual(changes, ['open', 'closed']);
+    assert.deepEqual(
+      transitions.map(({ from, to }) => `${from}->${to}`),
+      ['closed->open', 'half_open->closed'],
+    );
+    assert.match(transitions[0]?.why ?? '', /3 consecutive failures/);
+  });
+
+  it('reports a failed probe as half_open -> open, with why', () => {
+    fail(3);
+    now += 1000;
+    assert.equal(breaker.tryAcquire().probe, true);
+    breaker.failure();
+    assert.deepEqual(transitions.at(-1), { from: 'half_open', to: 'open', why: 'the half-open probe failed' });
   });
 
   it('needs the full threshold again after closing', () => {

@@ -1,5 +1,12 @@
 export type CircuitState = 'closed' | 'open' | 'half_open';
 
+/** A transition: the state before, the state after, and why it happened. */
+export interface CircuitChange {
+  from: CircuitState;
+  to: CircuitState;
+  why: string;
+}
+
 export interface CircuitSettings {
   failureThreshold: number;
   resetMs: number;
@@ -16,9 +23,13 @@ export class CircuitBreaker {
   #probing = false;
   readonly #settings: () => CircuitSettings;
   readonly #now: () => number;
-  readonly #onChange: ((state: CircuitState) => void) | undefined;
+  readonly #onChange: ((change: CircuitChange) => void) | undefined;
 
-  constructor(settings: () => CircuitSettings, now: () => number = Date.now, onChange?: (state: CircuitState) => void) {
+  constructor(
+    settings: () => CircuitSettings,
+    now: () => number = Date.now,
+    onChange?: (change: CircuitChange) => void,
+  ) {
     this.#settings = settings;
     this.#now = now;
     this.#onChange = onChange;
@@ -51,12 +62,12 @@ export class CircuitBreaker {
     return { allowed: true, probe: true };
   }
 
-  success(): void {
-    const wasOpen = this.#openedAt !== undefined;
+  success(why = 'a call to the provider succeeded'): void {
+    const from = this.state;
     this.#failures = 0;
     this.#openedAt = undefined;
     this.#probing = false;
-    if (wasOpen) this.#onChange?.('closed');
+    if (from !== 'closed') this.#onChange?.({ from, to: 'closed', why });
   }
 
   failure(): void {
@@ -64,9 +75,13 @@ export class CircuitBreaker {
     const wasProbe = this.#probing;
     this.#probing = false;
     if (wasProbe || (this.#openedAt === undefined && this.#failures >= this.#settings().failureThreshold)) {
-      const wasClosed = this.#openedAt === undefined;
+      const from = this.state;
       this.#openedAt = this.#now();
-      if (wasClosed) this.#onChange?.('open');
+      const why = wasProbe
+        ? 'the half-open probe failed'
+        : `${this.#failures} consecutive failures (CIRCUIT_FAILURE_THRESHOLD=${this.#settings().failureThreshold})`;
+      // A probe that fails re-opens a half-open circuit: a transition too.
+      if (from !== 'open') this.#onChange?.({ from, to: 'open', why });
     }
   }
 
@@ -75,7 +90,7 @@ export class CircuitBreaker {
     if (probe) this.#probing = false;
   }
 
-  reset(): void {
-    this.success();
+  reset(why = 'reset'): void {
+    this.success(why);
   }
 }
