@@ -80,11 +80,26 @@ describe('npm start', () => {
     });
     await until(() => ready(port), 30000, 25);
     const ms = performance.now() - began;
-    t.diagnostic(`npm start ready in ${ms.toFixed(0)} ms`);
-    assert.doesNotMatch(npm.out(), /rebuilding dist/);
-    assert.ok(ms < 4000, `npm start took ${ms.toFixed(0)} ms to be ready`);
     process.kill(-(npm.child.pid ?? 0), 'SIGTERM');
     await npm.exited;
+    // The same server started without npm, on this machine now: a loaded machine slows both alike.
+    const plainPort = await freePort();
+    const plainBegan = performance.now();
+    const plain = start(process.execPath, ['dist/cli.js', 'serve'], {
+      ENV_FILE: '',
+      PORT: String(plainPort),
+      STATE_URL: 'memory:',
+      PID_FILE: join(dir, 'plain-start.pid'),
+    });
+    await until(() => ready(plainPort), 30000, 25);
+    const plainMs = performance.now() - plainBegan;
+    process.kill(-(plain.child.pid ?? 0), 'SIGTERM');
+    await plain.exited;
+    t.diagnostic(`npm start ready in ${ms.toFixed(0)} ms; node dist/cli.js serve in ${plainMs.toFixed(0)} ms`);
+    assert.doesNotMatch(npm.out(), /rebuilding dist/);
+    // Under 4 s on a quiet machine (a rebuild took 5-11 s); on a loaded one, what npm adds stays small.
+    const bound = Math.max(4000, 2 * plainMs + 1000);
+    assert.ok(ms < bound, `npm start took ${ms.toFixed(0)} ms to be ready (bound ${bound.toFixed(0)} ms)`);
   });
 
   it('finds the sources newer than what was built from them', () => {
