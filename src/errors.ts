@@ -99,11 +99,23 @@ export const unsupportedMediaType = (expected: string, got: string | undefined) 
 export const requestTooLarge = (limit: number) =>
   new TollgateError(413, 'request_too_large', `Request body is larger than the limit of ${limit} bytes`);
 
-export const upstreamUnreachable = (provider: string, cause?: unknown) =>
-  new TollgateError(502, 'upstream_unreachable', `Could not connect to the ${provider} upstream`, { cause });
+/** `address` is the upstream's host:port (never credentials); `code` the transport's (ECONNREFUSED, ENOTFOUND, …). */
+export const upstreamUnreachable = (provider: string, address: string, code: string, remedy: string, cause?: unknown) =>
+  new TollgateError(
+    502,
+    'upstream_unreachable',
+    `Could not connect to the ${provider} upstream at ${address} (${code}): ${remedy}.`,
+    { cause },
+  );
 
-export const upstreamTimeout = (provider: string, cause?: unknown) =>
-  new TollgateError(504, 'upstream_timeout', `The ${provider} upstream did not answer in time`, { cause });
+/** `cause` names the timeout that fired and its setting (UND_ERR_CONNECT_TIMEOUT, UPSTREAM_TIMEOUT_MS). */
+export const upstreamTimeout = (provider: string, address: string, cause: string, remedy: string, error?: unknown) =>
+  new TollgateError(
+    504,
+    'upstream_timeout',
+    `The ${provider} upstream at ${address} did not answer in time (${cause}): ${remedy}.`,
+    { cause: error },
+  );
 
 export const providerUnavailable = (provider: string, retryAfterSeconds: number) =>
   new TollgateError(503, 'provider_unavailable', `The ${provider} circuit is open after repeated failures`, {
