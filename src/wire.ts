@@ -128,7 +128,12 @@ type Core = Awaited<ReturnType<typeof buildCore>>;
 async function buildWatchers(core: Core, options: StartOptions, telemetry: Telemetry) {
   const { config, modes, circuits, log, limiter } = core;
   for (const w of keyFormWarnings(config())) log.warn({}, w);
-  const probes = new ProviderProbes({ config, mode: (p) => modes.get(p), log });
+  // In HYBRID a failed probe opens the circuit: the fallback reason, the metric and /health agree.
+  const onVerdict = (p: Provider, up: boolean) => {
+    if (up) circuits[p].untrip();
+    else if (modes.get(p) === 'hybrid') circuits[p].trip();
+  };
+  const probes = new ProviderProbes({ config, mode: (p) => modes.get(p), log, onVerdict });
   /** A provider is up while its circuit is not open and its last probe passed. */
   const providerUp = (p: Provider): boolean =>
     modes.get(p) === 'mock' || (circuits[p].state !== 'open' && probes.up(p));

@@ -14,6 +14,8 @@ export class CircuitBreaker {
   #failures = 0;
   #openedAt: number | undefined;
   #probing = false;
+  /** Opened by a failed health probe (trip), not by failed calls. */
+  #tripped = false;
   readonly #settings: () => CircuitSettings;
   readonly #now: () => number;
   readonly #onChange: ((state: CircuitState) => void) | undefined;
@@ -31,6 +33,12 @@ export class CircuitBreaker {
 
   get consecutiveFailures(): number {
     return this.#failures;
+  }
+
+  /** What opened the circuit: failed calls, or a failed health probe (`trip`); undefined while closed. */
+  get openedBy(): 'failures' | 'probe' | undefined {
+    if (this.#openedAt === undefined) return undefined;
+    return this.#tripped ? 'probe' : 'failures';
   }
 
   /** Milliseconds until a probe may go through (0 when closed or half-open). */
@@ -56,6 +64,7 @@ export class CircuitBreaker {
     this.#failures = 0;
     this.#openedAt = undefined;
     this.#probing = false;
+    this.#tripped = false;
     if (wasOpen) this.#onChange?.('closed');
   }
 
@@ -66,8 +75,28 @@ export class CircuitBreaker {
     if (wasProbe || (this.#openedAt === undefined && this.#failures >= this.#settings().failureThreshold)) {
       const wasClosed = this.#openedAt === undefined;
       this.#openedAt = this.#now();
+      this.#tripped = false;
       if (wasClosed) this.#onChange?.('open');
     }
+  }
+
+  /**
+   * Opens the circuit now, whatever the count of failures: the background health probe failed
+   * (HYBRID). Calls fall back as `circuit_open` while `tollgate_circuit_open` and /health say open;
+   * after `resetMs` one call probes the provider as after any opening.
+   */
+  trip(): void {
+    // Open after failed calls and not yet half-open: keep their record and their reset time.
+    if (this.state === 'open' && !this.#tripped) return;
+    const wasClosed = this.#openedAt === undefined;
+    this.#openedAt = this.#now();
+    this.#tripped = true;
+    if (wasClosed) this.#onChange?.('open');
+  }
+
+  /** The health probe passes again: a circuit it tripped closes (one that failed calls opened stays open). */
+  untrip(): void {
+    if (this.#tripped) this.success();
   }
 
   /** A probe that ended without a verdict (e.g. the worker disconnected) frees the slot. */
