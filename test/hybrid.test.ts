@@ -101,6 +101,41 @@ describe('HYBRID mode falls back to the mock within the same request', () => {
     assert.equal(tg.circuits.openai.state, 'closed');
   });
 
+  const circuitMetric = async () => {
+    const text = await (await fetch(`${tg.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => /^tollgate_circuit_open\{[^}]*provider="openai"/.test(l));
+    assert.ok(line, text);
+    return Number(line.split(' ').at(-1));
+  };
+  const upstreamOutput = async () => {
+    const body = (await (await fetch(`${tg.url}/health`)).json()) as {
+      checks: Record<string, { output?: string }[]>;
+    };
+    return body.checks['openai:upstream']![0]!.output ?? '';
+  };
+
+  it('opens the circuit when the health probe fails: circuit_open, the metric and /health agree', async () => {
+    assert.equal(await circuitMetric(), 0);
+    await standin.setFault({ kind: 'status', status: 503 }, { paths: '/v1/models' });
+    await tg.probes.probeNow('openai');
+    // The probe failed: before any call, the metric and /health already say open.
+    assert.equal(tg.circuits.openai.state, 'open');
+    assert.equal(await circuitMetric(), 1);
+    assert.match(await upstreamOutput(), /circuit open: the health probe failed/);
+
+    assert.deepEqual(await served(), { by: 'mock', reason: 'circuit_open', mode: 'hybrid' });
+    assert.equal(await circuitMetric(), 1, 'the metric agrees at the moment of the fallback');
+    assert.match(await upstreamOutput(), /circuit open/);
+    assert.equal(standin.hits('/v1/chat/completions'), 0);
+
+    // The probe passes again: the circuit it opened closes, and the provider answers.
+    await standin.setFault(null);
+    await tg.probes.probeNow('openai');
+    assert.equal(tg.circuits.openai.state, 'closed');
+    assert.equal(await circuitMetric(), 0);
+    assert.equal((await served()).by, 'real');
+  });
+
   it('serves the mock with no_api_key when the provider has no key', async () => {
     const t2 = await startTestTollgate({ SERVICE_MODE: 'hybrid', OPENAI_UPSTREAM_URL: standin.openaiBase });
     try {
@@ -134,80 +169,5 @@ describe('HYBRID mode falls back to the mock within the same request', () => {
     };
     assert.match(md.markdown, /Some text to parse/);
     assert.equal(standin.hits(), hits, 'follow-up calls for a mock job never reach the provider');
-  });
-});
-
-describe('HYBRID: a failed health probe opens the circuit', () => {
-  let standin: Standin;
-  let tg: TestTollgate;
-
-  before(async () => {
-    standin = await startStandin({ expectOpenAIKey: KEY, quiet: true });
-    tg = await startTestTollgate({
-      SERVICE_MODE: 'hybrid',
-      LLAMAPARSE_MODE: 'mock',
-      OPENAI_API_KEY: KEY,
-      OPENAI_UPSTREAM_URL: standin.openaiBase,
-      // Probes run when the test asks (probeNow), not on a timer.
-      HEALTH_CHECK_INTERVAL_MS: '600000',
-    });
-  });
-  after(async () => {
-    await tg.close();
-    await standin.close();
-  });
-
-  const circuitMetric = async () => {
-    const text = await (await fetch(`${tg.url}/metrics`)).text();
-    const line = text.split('\n').find((l) => /^tollgate_circuit_open\{[^}]*provider="openai"/.test(l));
-    assert.ok(line, text);
-    return Number(line.split(' ').at(-1));
-  };
-  const upstreamCheck = async () => {
-    const body = (await (await fetch(`${tg.url}/health`)).json()) as {
-      checks: Record<string, { status: string; output?: string }[]>;
-    };
-    return body.checks['openai:upstream']![0]!;
-  };
-
-  it('says circuit_open only while tollgate_circuit_open and /health say the circuit is open', async () => {
-    assert.equal(await circuitMetric(), 0);
-    await standin.setFault({ kind: 'status', status: 503 }, { paths: '/v1/models' });
-    await tg.probes.probeNow('openai');
-    // The probe failed: before any call, the metric and /health already say open.
-    assert.equal(tg.circuits.openai.state, 'open');
-    assert.equal(await circuitMetric(), 1);
-    assert.match((await upstreamCheck()).output ?? '', /circuit open: the health probe failed/);
-
-    const res = await fetch(`${tg.url}/openai/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(chat),
-    });
-    await res.arrayBuffer();
-    assert.equal(res.headers.get('x-tollgate-served-by'), 'mock');
-    assert.equal(res.headers.get('x-tollgate-fallback'), 'circuit_open');
-    assert.equal(await circuitMetric(), 1, 'the metric agrees at the moment of the fallback');
-    assert.notEqual((await upstreamCheck()).output?.includes('circuit open'), false);
-    assert.equal(standin.hits('/v1/chat/completions'), 0);
-
-    // The probe passes again: after CIRCUIT_RESET_MS one call probes the provider and closes the circuit.
-    await standin.setFault(null);
-    await tg.probes.probeNow('openai');
-    await until(
-      async () => {
-        const r = await fetch(`${tg.url}/openai/v1/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(chat),
-        });
-        await r.arrayBuffer();
-        return r.headers.get('x-tollgate-served-by') === 'real';
-      },
-      5000,
-      25,
-    );
-    assert.equal(tg.circuits.openai.state, 'closed');
-    assert.equal(await circuitMetric(), 0);
   });
 });

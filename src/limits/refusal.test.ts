@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { admitCall } from '../../test/support/admit.js';
 import { loadConfig } from '../config/index.js';
 import { TollgateError } from '../errors.js';
 import { MemoryStore } from '../state/memory.js';
@@ -19,17 +19,7 @@ function limiterWith(env: Record<string, string>) {
   return new Limiter({ store, config: () => config, now: () => T0 });
 }
 
-const call = (over: Partial<AdmitRequest> = {}): AdmitRequest => ({
-  id: randomUUID(),
-  provider: 'openai',
-  model: 'gpt-4o',
-  tokens: 100,
-  pages: 0,
-  worstUsd: 0.001,
-  budgeted: true,
-  mayDegrade: false,
-  ...over,
-});
+const call = (over: Partial<AdmitRequest> = {}) => admitCall({ model: 'gpt-4o', ...over });
 
 async function refused(p: Promise<unknown>): Promise<string> {
   try {
