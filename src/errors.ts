@@ -99,26 +99,43 @@ export const unsupportedMediaType = (expected: string, got: string | undefined) 
 export const requestTooLarge = (limit: number) =>
   new TollgateError(413, 'request_too_large', `Request body is larger than the limit of ${limit} bytes`);
 
-export const upstreamUnreachable = (provider: string, cause?: unknown) =>
-  new TollgateError(502, 'upstream_unreachable', `Could not connect to the ${provider} upstream`, { cause });
+/** `address` is the upstream's host:port (never credentials); `code` the transport's (ECONNREFUSED, ENOTFOUND, …). */
+export const upstreamUnreachable = (provider: string, address: string, code: string, remedy: string, cause?: unknown) =>
+  new TollgateError(
+    502,
+    'upstream_unreachable',
+    `Could not connect to the ${provider} upstream at ${address} (${code}): ${remedy}.`,
+    { cause },
+  );
 
-export const upstreamTimeout = (provider: string, cause?: unknown) =>
-  new TollgateError(504, 'upstream_timeout', `The ${provider} upstream did not answer in time`, { cause });
+/** `cause` names the timeout that fired and its setting (UND_ERR_CONNECT_TIMEOUT, UPSTREAM_TIMEOUT_MS). */
+export const upstreamTimeout = (provider: string, address: string, cause: string, remedy: string, error?: unknown) =>
+  new TollgateError(
+    504,
+    'upstream_timeout',
+    `The ${provider} upstream at ${address} did not answer in time (${cause}): ${remedy}.`,
+    { cause: error },
+  );
 
 export const providerUnavailable = (provider: string, retryAfterSeconds: number) =>
   new TollgateError(503, 'provider_unavailable', `The ${provider} circuit is open after repeated failures`, {
     headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
   });
 
-/** A token bucket as a 429 names it (limit per hour, burst = capacity). */
+/** A token bucket as a 429 names it (limit per hour, burst = capacity) and the settings that set it. */
 export interface LimitedBucket {
   scope: string;
   kind: string;
   limit: number;
   burst: number;
+  /** `OPENAI_REQUESTS_PER_HOUR`, or a CONFIG_FILE path. */
+  setBy: string;
+  /** `OPENAI_REQUESTS_BURST`, or a CONFIG_FILE path. */
+  burstSetBy: string;
 }
 
 const perHour = (b: LimitedBucket) => `${b.limit} ${b.kind} per hour (burst ${b.burst})`;
+const then = (hint: string | undefined) => (hint === undefined ? '' : ` ${hint}`);
 
 /**
  * The bucket is short for now: retry in `retryAfterMs`. `reset` is that delay as the
@@ -129,7 +146,7 @@ export const rateLimited = (bucket: LimitedBucket, retryAfterMs: number, reset: 
   return new TollgateError(
     429,
     'rate_limit_exceeded',
-    `Rate limit reached for ${bucket.scope} ${bucket.kind}: ${perHour(bucket)}. Please try again in ${seconds.toFixed(3)}s.`,
+    `Rate limit reached for ${bucket.scope} ${bucket.kind}: ${perHour(bucket)}, set by ${bucket.setBy}. Please try again in ${seconds.toFixed(3)}s.`,
     {
       type: bucket.kind,
       headers: {
@@ -143,12 +160,12 @@ export const rateLimited = (bucket: LimitedBucket, retryAfterMs: number, reset: 
   );
 };
 
-/** The call alone needs more than the bucket can ever hold: no retry will help. */
-export const beyondBucket = (bucket: LimitedBucket, amount: number) =>
+/** The call alone needs more than the bucket can ever hold: no retry will help. `hint` says what would fit. */
+export const beyondBucket = (bucket: LimitedBucket, amount: number, hint?: string) =>
   new TollgateError(
     429,
     'rate_limit_exceeded',
-    `This request needs ${amount} ${bucket.kind}, more than the ${bucket.scope} ${bucket.kind} bucket can ever hold (${perHour(bucket)}). Reduce the request size (e.g. max_tokens).`,
+    `This request needs ${amount} ${bucket.kind}, more than the ${bucket.scope} ${bucket.kind} bucket can ever hold (${perHour(bucket)}; the capacity is set by ${bucket.burstSetBy}).${then(hint ?? 'Reduce the request size (e.g. max_tokens).')}`,
     { type: bucket.kind, headers: { 'x-should-retry': 'false' } },
   );
 
@@ -158,6 +175,8 @@ export interface LimitedBudget {
   window: string;
   limitUsd: number;
   resetsAt: number;
+  /** `BUDGET_DAILY_USD`, `OPENAI_BUDGET_DAILY_USD`, or a CONFIG_FILE path. */
+  setBy: string;
 }
 
 const budgetError = (message: string) =>
@@ -166,16 +185,19 @@ const budgetError = (message: string) =>
     headers: { 'x-should-retry': 'false' },
   });
 
-/** What is spent plus the call's worst case would go past the budget before its window ends. */
-export const budgetExceeded = (budget: LimitedBudget, spentUsd: number, worstUsd: number) =>
+/**
+ * What is spent plus the call's worst case would go past the budget before its window ends.
+ * `hint` says which request field made the worst case and how much would fit.
+ */
+export const budgetExceeded = (budget: LimitedBudget, spentUsd: number, worstUsd: number, hint?: string) =>
   budgetError(
-    `The ${budget.window} ${budget.scope} budget of $${budget.limitUsd.toFixed(4)} would be exceeded ($${spentUsd.toFixed(6)} spent, this request may cost up to $${worstUsd.toFixed(6)}). It resets at ${new Date(budget.resetsAt).toISOString()}.`,
+    `The ${budget.window} ${budget.scope} budget of $${budget.limitUsd.toFixed(4)} (set by ${budget.setBy}) would be exceeded ($${spentUsd.toFixed(6)} spent, this request may cost up to $${worstUsd.toFixed(6)}). It resets at ${new Date(budget.resetsAt).toISOString()}.${then(hint)}`,
   );
 
 /** The call's worst case alone is more than the whole budget: no window will fit it. */
-export const beyondBudget = (budget: LimitedBudget, worstUsd: number) =>
+export const beyondBudget = (budget: LimitedBudget, worstUsd: number, hint?: string) =>
   budgetError(
-    `This request's worst-case cost ($${worstUsd.toFixed(6)}) is more than the whole ${budget.window} ${budget.scope} budget ($${budget.limitUsd.toFixed(4)}).`,
+    `This request's worst-case cost ($${worstUsd.toFixed(6)}) is more than the whole ${budget.window} ${budget.scope} budget ($${budget.limitUsd.toFixed(4)}, set by ${budget.setBy}).${then(hint)}`,
   );
 
 /** The sidecar itself failed (a bug): the worker learns nothing more, the log has the error. */

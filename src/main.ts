@@ -13,19 +13,17 @@ function exitOn(e: unknown, what: string): never {
 }
 
 /** SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the hot-reloadable settings. */
-function ownSignals(tollgate: Tollgate, telemetry: Telemetry): void {
+function ownSignals(tollgate: Tollgate): void {
   const stop = (signal: string) => {
-    void tollgate
-      .shutdown(signal)
-      // Spans of the drained requests are flushed before the process goes.
-      .then(() => telemetry.shutdown())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          tollgate.log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
+    // The shutdown flushes the spans of the drained requests (within the grace period) before its
+    // last line, `stopped`.
+    void tollgate.shutdown(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        tollgate.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
@@ -56,7 +54,7 @@ export async function serve(): Promise<void> {
   } catch (e) {
     exitOn(e, 'could not start');
   }
-  ownSignals(tollgate, telemetry);
+  ownSignals(tollgate);
   announcePid(tollgate, pidFile);
 }
 

@@ -141,7 +141,12 @@ type Core = Awaited<ReturnType<typeof buildCore>>;
 async function buildWatchers(core: Core, options: StartOptions, telemetry: Telemetry) {
   const { config, modes, circuits, log, limiter } = core;
   for (const w of keyFormWarnings(config())) log.warn({}, w);
-  const probes = new ProviderProbes({ config, mode: (p) => modes.get(p), log });
+  // In HYBRID a failed probe opens the circuit: the fallback reason, the metric and /health agree.
+  const onVerdict = (p: Provider, up: boolean) => {
+    if (up) circuits[p].untrip();
+    else if (modes.get(p) === 'hybrid') circuits[p].trip();
+  };
+  const probes = new ProviderProbes({ config, mode: (p) => modes.get(p), log, onVerdict });
   /** A provider is up while its circuit is not open and its last probe passed. */
   const providerUp = (p: Provider): boolean =>
     modes.get(p) === 'mock' || (circuits[p].state !== 'open' && probes.up(p));
@@ -266,6 +271,17 @@ export async function assemble(options: StartOptions = {}) {
   };
 }
 
+/** The spans of the drained calls get what is left of the grace period; what could not be sent is logged. */
+async function flushTelemetry(telemetry: Telemetry | undefined, remainingMs: number, log: Logger): Promise<void> {
+  if (telemetry === undefined) return;
+  const { finished, droppedSpans } = await telemetry.shutdown(Math.max(0, remainingMs));
+  const endpoint = telemetry.exporterStatus().endpoint;
+  if (!finished)
+    log.warn({ dropped_spans: droppedSpans, endpoint }, 'telemetry flush cut short by the grace period; spans dropped');
+  else if (droppedSpans > 0)
+    log.warn({ dropped_spans: droppedSpans, endpoint }, 'telemetry flush failed; spans dropped');
+}
+
 /** Builds every part (assemble), starts listening and the probes, and returns the handle that drains it. */
 export async function startTollgate(options: StartOptions = {}): Promise<Tollgate> {
   const parts = await assemble(options);
@@ -278,11 +294,15 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
   let closing: Promise<void> | undefined;
   const shutdown = (reason = 'shutdown') => {
     closing ??= (async () => {
+      const started = performance.now();
+      const grace = config().shutdownGraceMs;
       parts.drain();
       log.info({ reason, in_flight: http.inFlight }, 'draining');
-      const left = await http.drain(config().shutdownGraceMs);
+      const left = await http.drain(grace);
       if (left > 0) log.warn({ in_flight: left }, 'grace period over; closing remaining connections');
       await parts.close();
+      await flushTelemetry(options.telemetry, grace - (performance.now() - started), log);
+      // The last line before exit: everything above, the spans' fate included, is already logged.
       log.info({ reason }, 'stopped');
       log.flush?.();
     })();

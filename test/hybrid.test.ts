@@ -101,6 +101,41 @@ describe('HYBRID mode falls back to the mock within the same request', () => {
     assert.equal(tg.circuits.openai.state, 'closed');
   });
 
+  const circuitMetric = async () => {
+    const text = await (await fetch(`${tg.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => /^tollgate_circuit_open\{[^}]*provider="openai"/.test(l));
+    assert.ok(line, text);
+    return Number(line.split(' ').at(-1));
+  };
+  const upstreamOutput = async () => {
+    const body = (await (await fetch(`${tg.url}/health`)).json()) as {
+      checks: Record<string, { output?: string }[]>;
+    };
+    return body.checks['openai:upstream']![0]!.output ?? '';
+  };
+
+  it('opens the circuit when the health probe fails: circuit_open, the metric and /health agree', async () => {
+    assert.equal(await circuitMetric(), 0);
+    await standin.setFault({ kind: 'status', status: 503 }, { paths: '/v1/models' });
+    await tg.probes.probeNow('openai');
+    // The probe failed: before any call, the metric and /health already say open.
+    assert.equal(tg.circuits.openai.state, 'open');
+    assert.equal(await circuitMetric(), 1);
+    assert.match(await upstreamOutput(), /circuit open: the health probe failed/);
+
+    assert.deepEqual(await served(), { by: 'mock', reason: 'circuit_open', mode: 'hybrid' });
+    assert.equal(await circuitMetric(), 1, 'the metric agrees at the moment of the fallback');
+    assert.match(await upstreamOutput(), /circuit open/);
+    assert.equal(standin.hits('/v1/chat/completions'), 0);
+
+    // The probe passes again: the circuit it opened closes, and the provider answers.
+    await standin.setFault(null);
+    await tg.probes.probeNow('openai');
+    assert.equal(tg.circuits.openai.state, 'closed');
+    assert.equal(await circuitMetric(), 0);
+    assert.equal((await served()).by, 'real');
+  });
+
   it('serves the mock with no_api_key when the provider has no key', async () => {
     const t2 = await startTestTollgate({ SERVICE_MODE: 'hybrid', OPENAI_UPSTREAM_URL: standin.openaiBase });
     try {

@@ -152,6 +152,38 @@ describe('budgets and buckets hold under concurrency (one sidecar)', () => {
     }
   });
 
+  it('names the variable of a refusing budget and the max_tokens that would fit, which then does', async () => {
+    // 100 max_tokens' worth of gpt-4o output plus the prompt: room for fewer than 4096.
+    const prompt = worstCaseCost(
+      new PriceSource().current,
+      'openai',
+      'gpt-4o',
+      countChatTokens('gpt-4o', messages),
+      100,
+    );
+    const tg = await startTestTollgate({
+      OPENAI_MODE: 'real',
+      OPENAI_API_KEY: KEY,
+      OPENAI_UPSTREAM_URL: standin.openaiBase,
+      OPENAI_BUDGET_DAILY_USD: String(prompt.usd),
+    });
+    try {
+      const r = await post(`${tg.url}/openai/v1/chat/completions`, { model: 'gpt-4o', messages, max_tokens: 4096 });
+      assert.equal(r.status, 429);
+      const { error } = (await r.json()) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'budget_exceeded');
+      assert.match(error.message, /set by OPENAI_BUDGET_DAILY_USD/);
+      const fits = /assumes max_tokens=4096; with \$[0-9.]+ left, max_tokens ≤ (\d+) would fit\./.exec(error.message);
+      assert.ok(fits, error.message);
+      assert.equal(Number(fits[1]), 100, 'exactly what the budget holds');
+      const ok = await post(`${tg.url}/openai/v1/chat/completions`, { model: 'gpt-4o', messages, max_tokens: 100 });
+      assert.equal(ok.status, 200, 'the max_tokens the message named is admitted');
+      await ok.arrayBuffer();
+    } finally {
+      await tg.close();
+    }
+  });
+
   it('degrades to the mock with BUDGET_EXCEEDED_ACTION=mock, reason budget_exceeded', async () => {
     const tg = await startTestTollgate({
       OPENAI_MODE: 'hybrid',

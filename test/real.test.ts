@@ -124,6 +124,15 @@ describe('REAL mode against a stand-in provider', () => {
       client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
       (e: InstanceType<typeof OpenAI.APIError>) => e.status === 502 && e.code === 'upstream_unreachable',
     );
+    const res = await fetch(`${tg.url}/openai/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+    });
+    const text = await res.text();
+    const { host } = new URL(standin.openaiBase);
+    assert.ok(text.includes(`at ${host} (ECONNREFUSED)`), `names the address and the cause: ${text}`);
+    assert.ok(!text.includes(KEY), 'never the key');
   });
 
   it('answers 504 upstream_timeout when the provider hangs', async () => {
@@ -131,7 +140,8 @@ describe('REAL mode against a stand-in provider', () => {
     const t0 = performance.now();
     await assert.rejects(
       client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
-      (e: InstanceType<typeof OpenAI.APIError>) => e.status === 504 && e.code === 'upstream_timeout',
+      (e: InstanceType<typeof OpenAI.APIError>) =>
+        e.status === 504 && e.code === 'upstream_timeout' && /UPSTREAM_TIMEOUT_MS=400/.test(e.message),
     );
     assert.ok(performance.now() - t0 < 3000, 'bounded by UPSTREAM_TIMEOUT_MS');
   });

@@ -502,8 +502,10 @@ describe('admin auth', () => {
     for (const path of ['/admin/config', '/admin/mode', '/admin/costs', '/admin/limits']) {
       for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${ADMIN_TOKEN}` }]) {
         const res = await fetch(`${open.url}${path}`, { headers });
-        await res.arrayBuffer();
+        const body = (await res.json()) as { error: { code: string; message: string } };
         assert.equal(res.status, 404, path);
+        assert.equal(body.error.code, 'not_found');
+        assert.match(body.error.message, /admin API is off.*ADMIN_TOKEN/, 'says what turns it on');
       }
     }
     const put = await fetch(`${open.url}/admin/mode`, { method: 'PUT', body: '{"mode":"real"}' });

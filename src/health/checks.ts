@@ -6,6 +6,8 @@ import type { Check, CheckStatus } from './types.js';
 export interface CircuitView {
   state: string;
   consecutiveFailures: number;
+  /** What opened it: failed calls, or a failed health probe (HYBRID). */
+  openedBy?: 'failures' | 'probe' | undefined;
 }
 
 /** What /health reads of the OTLP exporter. */
@@ -95,7 +97,11 @@ export function upstreamCheck(probed: Check, mode: Mode, circuit: CircuitView): 
   const check: Check = { ...probed };
   check.status = mode === 'real' ? 'fail' : probed.status === 'pass' ? 'warn' : probed.status;
   if (mode === 'hybrid') check.overall = 'warn';
-  check.output = `circuit open after ${circuit.consecutiveFailures} consecutive failures; ${probed.output ?? ''}`;
+  const why =
+    circuit.openedBy === 'probe'
+      ? 'circuit open: the health probe failed'
+      : `circuit open after ${circuit.consecutiveFailures} consecutive failures`;
+  check.output = `${why}; ${probed.output ?? ''}`;
   return check;
 }
 

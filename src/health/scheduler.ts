@@ -11,8 +11,8 @@ import type { Check, CheckStatus } from './types.js';
  *
  * A probe is one cheap, free, authenticated GET: it tells whether the provider answers and
  * whether it accepts the sidecar's key, without spending anything. `/health` shows the result;
- * the router treats a provider whose last probe failed like one with an open circuit (HYBRID
- * answers from the mock at once instead of paying a timeout per request).
+ * in HYBRID a failed probe opens the provider's circuit (`onVerdict`), so calls are answered by the
+ * mock at once instead of paying a timeout each, and say `circuit_open` as the metric and /health do.
  */
 
 /** How often the scheduler looks at config, at most: mode, key, URL and interval changes apply this fast. */
@@ -35,6 +35,8 @@ export interface ProviderProbesOptions {
   log: ProbeLog;
   /** Replaces the undici client (tests). */
   fetcher?: ProbeFetcher;
+  /** Each probe's verdict as it is recorded: the router opens a HYBRID provider's circuit on a failed one. */
+  onVerdict?: (provider: Provider, up: boolean) => void;
 }
 
 interface ProbeResult {
@@ -73,6 +75,7 @@ export class ProviderProbes {
   readonly #now: () => number;
   readonly #log: ProbeLog;
   readonly #fetcher: ProbeFetcher;
+  readonly #onVerdict: ((provider: Provider, up: boolean) => void) | undefined;
   /** Releases the default fetcher's connections; nothing to do for an injected one. */
   readonly #closeFetcher: () => Promise<void> = async () => {};
   readonly #states: Record<Provider, ProbeState>;
@@ -86,6 +89,7 @@ export class ProviderProbes {
     this.#mode = options.mode ?? ((provider) => this.#config().providers[provider].mode);
     this.#now = options.now ?? Date.now;
     this.#log = options.log;
+    this.#onVerdict = options.onVerdict;
     if (options.fetcher) {
       this.#fetcher = options.fetcher;
     } else {
@@ -236,6 +240,7 @@ export class ProviderProbes {
     const state = this.#states[provider];
     const before = state.result;
     state.result = result;
+    this.#onVerdict?.(provider, result.status !== 'fail');
     if (before?.status === result.status && before.output === result.output) return;
     const fields = { provider, status: result.status, output: result.output, latency_ms: result.latencyMs };
     if (result.status === 'pass') this.#log.info(fields, `${PROBES[provider].label} probe passing`);

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { admitCall } from '../../test/support/admit.js';
 import { row } from '../../test/support/store-conformance.js';
 import { type Config, loadConfig } from '../config/index.js';
 import { TollgateError } from '../errors.js';
 import { MemoryStore } from '../state/memory.js';
 import type { LedgerRow, SettleOp, Store, TransactRequest } from '../state/types.js';
-import { type AdmitRequest, type HoldState, Limiter, toNano } from './index.js';
+import { type HoldState, Limiter, toNano } from './index.js';
 
 const T0 = Date.UTC(2026, 10, 28, 12, 30);
 
@@ -28,17 +29,7 @@ function setup(env: Record<string, string>, holdTtlMs?: number) {
   return { clock, store, limiter };
 }
 
-const call = (over: Partial<AdmitRequest> = {}): AdmitRequest => ({
-  id: randomUUID(),
-  provider: 'openai',
-  model: 'gpt-4o-mini',
-  tokens: 100,
-  pages: 0,
-  worstUsd: 0.001,
-  budgeted: true,
-  mayDegrade: false,
-  ...over,
-});
+const call = admitCall;
 
 /** A refine() that counts how often it is asked. */
 function refiner(tokens: number, worstUsd = 0.001) {

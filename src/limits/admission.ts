@@ -11,6 +11,7 @@ import type {
 } from '../state/index.js';
 import { resetMs } from './bucket.js';
 import { decideAdmit, decideRelease } from './decide.js';
+import { type AdmitSizing, bucketFit, budgetFit } from './fit.js';
 import { type BucketView, fmtReset, rateLimitHeaders } from './headers.js';
 import {
   type BucketRef,
@@ -65,6 +66,11 @@ export interface AdmitRequest {
    * leave one less than BOUND_HEADROOM more bounds of room.
    */
   refine?: (() => { tokens: number; worstUsd: number }) | undefined;
+  /**
+   * The request field that sized the worst case (of the bound, or of the exact figures once refined),
+   * so a refusal can say how much would fit. Asked for only on a refusal.
+   */
+  sizing?: ((refined: boolean) => AdmitSizing | undefined) | undefined;
 }
 
 export interface SettleOutcome {
@@ -114,20 +120,32 @@ function refusal(
   verdict: AdmitVerdict,
   tokens: number,
   worstNano: number,
+  sizing: AdmitSizing | undefined,
 ): { error: TollgateError; limit: LimitKind | 'budget' } {
   if (verdict.bucket !== undefined) {
     const { index, retryAfterMs, exceedsCapacity } = verdict.bucket;
     const ref = a.rules.buckets[index]!;
+    const amount = amountFor(ref.kind, tokens, a.req.pages);
+    const hint = ref.kind === 'tokens' ? bucketFit(sizing, amount, ref.burst) : undefined;
     const error = exceedsCapacity
-      ? beyondBucket(ref, amountFor(ref.kind, tokens, a.req.pages))
+      ? beyondBucket(ref, amount, hint)
       : rateLimited(ref, retryAfterMs, fmtReset(retryAfterMs));
     return { error, limit: ref.kind };
   }
   const d = verdict.budget!;
   const ref = a.budgets!.refs[d.index]!;
-  const budget = { scope: ref.scope, window: ref.window, limitUsd: fromNano(ref.limitNano), resetsAt: ref.win.end };
+  const budget = {
+    scope: ref.scope,
+    window: ref.window,
+    limitUsd: fromNano(ref.limitNano),
+    resetsAt: ref.win.end,
+    setBy: ref.setBy,
+  };
   const worstUsd = fromNano(worstNano);
-  const error = d.tooLarge ? beyondBudget(budget, worstUsd) : budgetExceeded(budget, fromNano(d.spent), worstUsd);
+  const hint = budgetFit(sizing, worstUsd, fromNano(ref.limitNano - d.spent - d.held));
+  const error = d.tooLarge
+    ? beyondBudget(budget, worstUsd, hint)
+    : budgetExceeded(budget, fromNano(d.spent), worstUsd, hint);
   return { error, limit: 'budget' };
 }
 
@@ -201,6 +219,7 @@ export class Limiter {
 
     let tokens = req.tokens;
     let worstNano = toNano(req.worstUsd);
+    let refined = false;
     // With a bound to refine, a shortfall is not taken for final (nor degraded to the mock) yet, and
     // the bound must leave headroom (BOUND_HEADROOM): near a limit the exact figures decide.
     const bound = req.refine !== undefined;
@@ -213,10 +232,11 @@ export class Limiter {
       const exact = req.refine();
       tokens = exact.tokens;
       worstNano = toNano(exact.worstUsd);
+      refined = true;
       verdict = await this.#attempt(a, tokens, worstNano, a.degrade, false);
     }
     if (!verdict.admitted) {
-      const { error, limit } = refusal(a, verdict, tokens, worstNano);
+      const { error, limit } = refusal(a, verdict, tokens, worstNano, req.sizing?.(refined));
       this.#deps.onRejected?.(req.provider, limit);
       throw error;
     }

@@ -14,6 +14,7 @@ export {
 export { type BucketState, level, resetMs, take } from './bucket.js';
 export { BudgetWatch, type BudgetWatchDeps, type WarnLog } from './budget-watch.js';
 export { decideAdmit, decideRelease, type HoldState, liveHeld } from './decide.js';
+export type { AdmitSizing } from './fit.js';
 export { type BucketView, rateLimitHeaders } from './headers.js';
 export { fromNano, type LimitKind, toNano } from './rules.js';
 export type { BucketSnapshot, BudgetSnapshot, LimitsSnapshot } from './snapshot.js';

@@ -1,4 +1,5 @@
 import type { BucketRule, BudgetWindowName, Config, Provider } from '../config/index.js';
+import { CATALOG } from '../providers/catalog.js';
 import type { BucketLimit, BudgetLimit } from '../state/index.js';
 import { type Window, WindowClock, type WindowKind } from './windows.js';
 
@@ -24,13 +25,25 @@ export const bucketExpiry = (_key: string, now: number) => now + BUCKET_TTL_MS;
 export interface BucketRef extends BucketLimit {
   kind: LimitKind;
   scope: string;
+  /** The setting that set the limit, as a 429 names it: `OPENAI_REQUESTS_PER_HOUR`, or a CONFIG_FILE path. */
+  setBy: string;
+  /** The setting that sets the capacity (`OPENAI_TOKENS_BURST`, or a CONFIG_FILE path). */
+  burstSetBy: string;
 }
 
 export interface BudgetRef extends BudgetLimit {
   scope: string;
   window: BudgetWindowName;
   win: Window;
+  /** The setting that set the limit: `BUDGET_DAILY_USD`, `OPENAI_BUDGET_DAILY_USD`, or a CONFIG_FILE path. */
+  setBy: string;
 }
+
+/** A CONFIG_FILE entry as an error names it: `budgets.openai:gpt-4o.daily_usd in CONFIG_FILE (limits.yaml)`. */
+const inFile = (cfg: Config, path: string) =>
+  `${path} in CONFIG_FILE${cfg.configFile === undefined ? '' : ` (${cfg.configFile})`}`;
+
+const envPrefix = (provider: string) => CATALOG.find((f) => f.name === provider)?.envPrefix ?? provider.toUpperCase();
 
 /** The budgets of a (provider, model) in one set of windows, with the key lists a transaction needs. */
 export interface BudgetSet {
@@ -69,20 +82,32 @@ const perModelRule = (limit: number | undefined, burst: number | undefined): Buc
 export function bucketRefs(cfg: Config, provider: Provider, model: string | undefined): BucketRef[] {
   const limits = cfg.limits;
   const out: BucketRef[] = [];
-  const push = (scope: string, kind: LimitKind, rule: BucketRule | undefined) => {
+  const push = (scope: string, kind: LimitKind, rule: BucketRule | undefined, setBy: string, burstSetBy: string) => {
     if (rule !== undefined)
-      out.push({ key: `bucket:${scope}:${kind}`, kind, scope, limit: rule.limit, burst: rule.burst });
+      out.push({
+        key: `bucket:${scope}:${kind}`,
+        kind,
+        scope,
+        limit: rule.limit,
+        burst: rule.burst,
+        setBy,
+        burstSetBy,
+      });
   };
   const p = (limits[provider] ?? {}) as { requests?: BucketRule; tokens?: BucketRule; pages?: BucketRule };
-  push(provider, 'requests', p.requests);
-  push(provider, 'tokens', p.tokens);
-  push(provider, 'pages', p.pages);
+  const prefix = envPrefix(provider);
+  for (const kind of ['requests', 'tokens', 'pages'] as const) {
+    const name = `${prefix}_${kind.toUpperCase()}`;
+    push(provider, kind, p[kind], `${name}_PER_HOUR`, `${name}_BURST`);
+  }
   const perModel = model === undefined ? undefined : limits.models?.[provider]?.models[model];
   if (perModel !== undefined) {
     const scope = `${provider}:${model}`;
-    push(scope, 'requests', perModelRule(perModel.requests_per_hour, perModel.requests_burst));
-    push(scope, 'tokens', perModelRule(perModel.tokens_per_hour, perModel.tokens_burst));
-    push(scope, 'pages', perModelRule(perModel.pages_per_hour, perModel.pages_burst));
+    const path = `limits.${provider}.models.${model}`;
+    for (const kind of ['requests', 'tokens', 'pages'] as const) {
+      const rule = perModelRule(perModel[`${kind}_per_hour`], perModel[`${kind}_burst`]);
+      push(scope, kind, rule, inFile(cfg, `${path}.${kind}_per_hour`), inFile(cfg, `${path}.${kind}_burst`));
+    }
   }
   return out;
 }
@@ -97,14 +122,18 @@ export function budgetRefs(
 ): BudgetRef[] {
   const b = cfg.budgets;
   const out: BudgetRef[] = [];
-  const add = (scope: string, caps: Partial<Record<BudgetWindowName, number>>) => {
+  const add = (
+    scope: string,
+    caps: Partial<Record<BudgetWindowName, number>>,
+    setBy: (window: BudgetWindowName) => string,
+  ) => {
     for (const window of WINDOW_NAMES) {
       const usd = caps[window];
       if (usd === undefined) continue;
       // The same scope and window set twice (a variable and CONFIG_FILE) is one budget: the tighter limit.
       const same = out.find((x) => x.scope === scope && x.window === window);
       if (same !== undefined) {
-        same.limitNano = Math.min(same.limitNano, toNano(usd));
+        if (toNano(usd) < same.limitNano) Object.assign(same, { limitNano: toNano(usd), setBy: setBy(window) });
         continue;
       }
       const win = clock.at(WINDOW_OF[window], now);
@@ -112,6 +141,7 @@ export function budgetRefs(
         scope,
         window,
         win,
+        setBy: setBy(window),
         limitNano: toNano(usd),
         holdKey: `budget:${scope}:${win.id}`,
         spentKey: `spent:${scope}:${win.id}`,
@@ -119,11 +149,13 @@ export function budgetRefs(
       });
     }
   };
-  add('total', b.caps.total);
-  add(provider, b.caps[provider]);
+  const variable = (prefix: string) => (window: BudgetWindowName) => `${prefix}BUDGET_${window.toUpperCase()}_USD`;
+  add('total', b.caps.total, variable(''));
+  add(provider, b.caps[provider], variable(`${envPrefix(provider)}_`));
   for (const [scope, caps] of Object.entries(b.extra ?? {})) {
     if (scope === provider || scope === 'total' || (model !== undefined && scope === `${provider}:${model}`)) {
-      add(scope, { hourly: caps.hourly_usd, daily: caps.daily_usd, monthly: caps.monthly_usd });
+      const setBy = (window: BudgetWindowName) => inFile(cfg, `budgets.${scope}.${window}_usd`);
+      add(scope, { hourly: caps.hourly_usd, daily: caps.daily_usd, monthly: caps.monthly_usd }, setBy);
     }
   }
   return out;

@@ -266,11 +266,11 @@ describe('costReport over a MemoryStore', () => {
       totalsOf(r),
       totalsOf(await costReport({ ...unbudgeted, window: 'day', timeZone: 'UTC', now: NOW })),
     );
-    const daily = r.budgets.find((b) => b.scope === 'total' && b.window === 'daily');
+    const daily = r.budgets.find((b) => b.scope === 'total' && b.window === 'day');
     assert.ok(daily, JSON.stringify(r.budgets));
     assert.deepEqual(daily, {
       scope: 'total',
-      window: 'daily',
+      window: 'day',
       limit_usd: 5,
       spent_usd: 0.01703, // billable (real) rows of today; the mock shadow cost does not count
       held_usd: 0,
@@ -279,7 +279,7 @@ describe('costReport over a MemoryStore', () => {
       from: '2026-11-28T00:00:00Z',
       to: '2026-11-29T00:00:00Z',
     });
-    const monthly = r.budgets.find((b) => b.scope === 'openai' && b.window === 'monthly');
+    const monthly = r.budgets.find((b) => b.scope === 'openai' && b.window === 'month');
     assert.ok(monthly, JSON.stringify(r.budgets));
     // OpenAI real rows of November: yesterday's $1.25 and today's 0.00125 + 0.00042 + 0.00036.
     assert.equal(monthly.spent_usd, 1.25203);
@@ -289,8 +289,15 @@ describe('costReport over a MemoryStore', () => {
     assert.equal(monthly.forecast_usd, forecast(1.25203, at('2026-11-01T00:00:00Z'), at('2026-12-01T00:00:00Z'), NOW));
     assert.ok(monthly.forecast_usd > 1.3596 && monthly.forecast_usd < 1.3597, '× 720 h / 663 h');
     assert.equal(r.budgets.length, 2);
+    assert.deepEqual(
+      r.budgets.map((b) => b.window),
+      ['day', 'month'],
+      'windows named hour, day, month as in the query',
+    );
   });
 });
+
+const linesOf = (text: string) => text.split('\n');
 
 describe('formatReport', () => {
   it('shows every provider and model, the totals, served-by split and budgets', async () => {
@@ -302,10 +309,16 @@ describe('formatReport', () => {
     assert.match(text, /Spend for the day 2026-11-28T00:00:00Z → 2026-11-29T00:00:00Z/);
     const totalLine = text.split('\n').find((l) => l.startsWith('total'));
     assert.ok(totalLine, text);
-    assert.deepEqual(totalLine.trim().split(/\s+/), ['total', '6', '3700', '400', '750', '4', '$0.0171']);
-    assert.match(text, /real \$0\.0170 \(4 calls\), mock shadow \$0\.000055 \(2 calls\)/);
-    assert.match(text, /forecast \$0\.0273/);
-    assert.match(text, /Budgets\n\s+total\s+daily\s+limit \$5\.0000\s+spent \$0\.0170\s+remaining \$4\.9830/);
+    assert.deepEqual(totalLine.trim().split(/\s+/), ['total', '6', '3700', '400', '750', '4', '$0.017085']);
+    assert.match(text, /real \$0\.017030 \(4 calls\), mock shadow \$0\.000055 \(2 calls\)/);
+    assert.match(text, /forecast \$0\.027336/);
+    assert.match(text, /Budgets\n\s+total\s+day\s+limit \$5\.0000\s+spent \$0\.0170\s+remaining \$4\.9830/);
+    // One precision per column: every amount in the cost column has the same number of decimals.
+    const costs = linesOf(text)
+      .filter((l) => /^(openai|llamaparse|total)\s/.test(l))
+      .map((l) => l.trim().split(/\s+/).at(-1)!);
+    assert.ok(costs.length >= 4, text);
+    assert.deepEqual(new Set(costs.map((c) => c.split('.')[1]!.length)), new Set([6]), costs.join(' '));
     // One line per group, in the report's order.
     const lines = text.split('\n');
     const idx = (model: string) => lines.findIndex((l) => l.includes(` ${model} `) || l.includes(` ${model}  `));

@@ -42,6 +42,9 @@ export interface CostReport {
   }[];
 }
 
+/** The contract's window names (`hour`, `day`, `month`, as in the query) for the config's budget windows. */
+const WINDOW_NAME: Record<string, ReportWindow> = { hourly: 'hour', daily: 'day', monthly: 'month' };
+
 /** Rounds money for display to a nano-dollar, without float noise. */
 const usd = (nano: number) => Math.round(nano) / 1e9;
 
@@ -57,7 +60,7 @@ const iso = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
 /** A budget as the admin answers and the cost report show it (contract section 7's field names). */
 export const budgetView = (b: BudgetSnapshot) => ({
   scope: b.scope,
-  window: b.window,
+  window: WINDOW_NAME[b.window] ?? b.window,
   limit_usd: b.limitUsd,
   spent_usd: b.spentUsd,
   held_usd: b.heldUsd,
@@ -137,9 +140,22 @@ export async function costReport(options: {
   };
 }
 
+/** One precision for a column of money: 6 decimals when any amount in it is under a cent, else 4. */
+const moneyColumn = (values: readonly number[]) => {
+  const digits = values.some((n) => n !== 0 && Math.abs(n) < 0.01) ? 6 : 4;
+  return (n: number) => `$${n.toFixed(digits)}`;
+};
+
 /** The human table of `tollgate costs`. */
 export function formatReport(r: CostReport): string {
-  const money = (n: number) => `$${n.toFixed(n !== 0 && Math.abs(n) < 0.01 ? 6 : 4)}`;
+  // The cost column, the served-by split and the forecast are amounts of one kind: one precision.
+  const money = moneyColumn([
+    ...r.groups.map((g) => g.cost_usd),
+    r.total.cost_usd,
+    r.by_served_by.real.cost_usd,
+    r.by_served_by.mock.cost_usd,
+    r.total.forecast_usd,
+  ]);
   const lines: string[] = [];
   lines.push(`Spend for the ${r.window} ${r.from} → ${r.to}`);
   lines.push('');
@@ -174,11 +190,23 @@ export function formatReport(r: CostReport): string {
   );
   if (r.budgets.length > 0) {
     lines.push('', 'Budgets');
-    for (const b of r.budgets) {
+    const column = (pick: (b: CostReport['budgets'][number]) => number) => {
+      const fmt = moneyColumn(r.budgets.map(pick));
+      const cells = r.budgets.map((b) => fmt(pick(b)));
+      const width = Math.max(...cells.map((c) => c.length));
+      return cells.map((c) => c.padStart(width));
+    };
+    const [limit, spent, remaining, forecastCells] = [
+      column((b) => b.limit_usd),
+      column((b) => b.spent_usd),
+      column((b) => b.remaining_usd),
+      column((b) => b.forecast_usd),
+    ];
+    r.budgets.forEach((b, i) => {
       lines.push(
-        `  ${b.scope.padEnd(12)} ${b.window.padEnd(8)} limit ${money(b.limit_usd)}  spent ${money(b.spent_usd)}  remaining ${money(b.remaining_usd)}  forecast ${money(b.forecast_usd)}`,
+        `  ${b.scope.padEnd(12)} ${b.window.padEnd(6)} limit ${limit[i]}  spent ${spent[i]}  remaining ${remaining[i]}  forecast ${forecastCells[i]}`,
       );
-    }
+    });
   } else {
     lines.push('', 'No budgets configured.');
   }

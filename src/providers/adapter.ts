@@ -39,6 +39,23 @@ export interface WorstCase {
   pages: number;
   /** Model or LlamaParse tier to price the worst case with. */
   model: string | undefined;
+  /**
+   * The request field that set `outputTokens` (or `pages`), so a refusal can say how much would fit:
+   * `outputTokens` (or `pages`) is `value × perUnit` (`n` choices each get `max_tokens`).
+   * `given` is false when the field was absent and a configured default stood in.
+   */
+  sizing?: Sizing | undefined;
+}
+
+export interface Sizing {
+  param: string;
+  value: number;
+  perUnit: number;
+  given: boolean;
+  /** What sizes: output tokens, or pages. */
+  of: 'outputTokens' | 'pages';
+  /** The setting whose default stood in when the field was absent (`RESERVE_OUTPUT_TOKENS`). */
+  defaultVar: string;
 }
 
 export const emptyUsage = (): Usage => ({ inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, pages: 0 });

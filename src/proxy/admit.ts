@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { TollgateError } from '../errors.js';
-import type { Admission, AdmitRequest } from '../limits/index.js';
+import type { Admission, AdmitRequest, AdmitSizing } from '../limits/index.js';
 import type { WorstCase } from '../providers/index.js';
 import type { Exchange } from './exchange.js';
 import type { Request } from './read.js';
@@ -49,6 +49,19 @@ export function worstCaseOf(x: Exchange, req: Request): WorstCaseOf {
   return new WorstCaseOf(bound, () => adapter.worstCase?.(route.operation, req.json, reserve) ?? bound);
 }
 
+/** The request field that sized the worst case, priced: what the rest costs and what each unit of it adds. */
+function sizingOf(x: Exchange, c: WorstCase): AdmitSizing | undefined {
+  const s = c.sizing;
+  if (s === undefined || s.of !== 'outputTokens') return undefined;
+  const meter = x.deps.meter;
+  const provider = x.adapter.name;
+  const fixedUsd = meter.worst(provider, c.model, c.inputTokens, 0);
+  // Priced per 1000 units and divided, so a price per million tokens does not round to 0.
+  const usdPerUnit =
+    (meter.worst(provider, c.model, 0, 1000 * s.perUnit) - meter.worst(provider, c.model, 0, 0)) / 1000;
+  return { ...s, fixedUsd, fixedTokens: c.inputTokens, usdPerUnit };
+}
+
 /** What the limiter is asked to reserve for a call. */
 function admitRequest(x: Exchange, req: Request, worst: WorstCaseOf, reserved: WorstCase): AdmitRequest {
   const provider = x.adapter.name;
@@ -67,6 +80,7 @@ function admitRequest(x: Exchange, req: Request, worst: WorstCaseOf, reserved: W
     budgeted: req.mode !== 'mock' || x.cfg.budgets.includeMock,
     mayDegrade: req.mode === 'hybrid',
     refine: worst.bounded ? refine : undefined,
+    sizing: (refined) => sizingOf(x, refined ? (worst.exact() as WorstCase) : reserved),
   };
 }
 

@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
-import { invalidRequest, TollgateError, upstreamTimeout, upstreamUnreachable } from '../errors.js';
+import { invalidRequest, TollgateError } from '../errors.js';
 import { type FallbackReason, failedStatus, fallbackAfter } from '../routing/index.js';
 import { cappedBody, type Spooled, spool } from './body.js';
 import { deliver } from './deliver.js';
 import type { Exchange } from './exchange.js';
+import { failureError as upstreamError } from './failure.js';
 import { upstreamHeaders } from './headers.js';
 import { headerValue } from './media.js';
 import type { Request } from './read.js';
@@ -56,10 +57,7 @@ async function outbound(x: Exchange, req: Request, traceparent: string): Promise
   return { headers, body: cappedBody(x.incoming, req.uploadCap), spooled: undefined };
 }
 
-const failureError = (x: Exchange, failure: UpstreamFailure) =>
-  failure.reason === 'upstream_timeout'
-    ? upstreamTimeout(x.adapter.name, failure)
-    : upstreamUnreachable(x.adapter.name, failure);
+const failureError = (x: Exchange, failure: UpstreamFailure) => upstreamError(x.cfg, x.adapter.name, failure);
 
 /**
  * Why no answer came, as what happens next: the mock answers (HYBRID), or the error the worker gets.

@@ -27,13 +27,29 @@ export interface UpstreamResponse {
   body: Readable & { dump?(opts?: { limit: number }): Promise<void> };
 }
 
+/**
+ * The transport's own code for an error: `ECONNREFUSED`, `ENOTFOUND`, a TLS code, an undici timeout.
+ * Looks through `cause` and an AggregateError's `errors` (a host with several addresses).
+ */
+export function transportCode(error: unknown, depth = 0): string | undefined {
+  if (error === null || typeof error !== 'object' || depth > 4) return undefined;
+  const e = error as { code?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.code === 'string' && e.code !== 'UND_ERR_SOCKET') return e.code;
+  const inner =
+    transportCode(e.cause, depth + 1) ?? (Array.isArray(e.errors) ? transportCode(e.errors[0], depth + 1) : undefined);
+  return inner ?? (typeof e.code === 'string' ? e.code : undefined);
+}
+
 /** Why an upstream call produced no response, in the terms of the fallback reasons. */
 export class UpstreamFailure extends Error {
   override readonly name = 'UpstreamFailure';
   readonly reason: Extract<FallbackReason, 'upstream_unreachable' | 'upstream_timeout'>;
+  /** The transport's code (ECONNREFUSED, ENOTFOUND, a TLS code, UND_ERR_*_TIMEOUT), when it gave one. */
+  readonly code: string | undefined;
   constructor(reason: UpstreamFailure['reason'], cause: unknown) {
     super(reason, { cause });
     this.reason = reason;
+    this.code = transportCode(cause);
   }
 }
 

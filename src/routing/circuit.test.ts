@@ -28,6 +28,40 @@ describe('CircuitBreaker', () => {
     for (let i = 0; i < n; i++) breaker.failure();
   };
 
+  it('opens at once when tripped by a failed health probe, and says so', () => {
+    breaker.trip();
+    assert.equal(breaker.state, 'open');
+    assert.equal(breaker.openedBy, 'probe');
+    assert.deepEqual(changes, ['open']);
+    assert.equal(breaker.tryAcquire().allowed, false);
+    now += 1000;
+    breaker.trip(); // the probe still fails when the reset time came: open again, no second change
+    assert.equal(breaker.state, 'open');
+    assert.deepEqual(changes, ['open']);
+    now += 1000;
+    assert.deepEqual(breaker.tryAcquire(), { allowed: true, probe: true });
+    breaker.success();
+    assert.equal(breaker.openedBy, undefined);
+    assert.deepEqual(changes, ['open', 'closed']);
+  });
+
+  it('keeps the reset time of a circuit failed calls opened when tripped, and untrip leaves it open', () => {
+    fail(3);
+    now += 600;
+    breaker.trip();
+    assert.equal(breaker.openedBy, 'failures');
+    assert.equal(breaker.retryAfterMs(), 400);
+    breaker.untrip();
+    assert.equal(breaker.state, 'open');
+  });
+
+  it('closes a circuit the probe tripped once the probe passes again', () => {
+    breaker.trip();
+    breaker.untrip();
+    assert.equal(breaker.state, 'closed');
+    assert.deepEqual(changes, ['open', 'closed']);
+  });
+
   it('starts closed and admits calls', () => {
     assert.equal(breaker.state, 'closed');
     assert.deepEqual(breaker.tryAcquire(), { allowed: true, probe: false });

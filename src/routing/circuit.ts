@@ -21,6 +21,8 @@ export class CircuitBreaker {
   #failures = 0;
   #openedAt: number | undefined;
   #probing = false;
+  /** Opened by a failed health probe (trip), not by failed calls. */
+  #tripped = false;
   readonly #settings: () => CircuitSettings;
   readonly #now: () => number;
   readonly #onChange: ((change: CircuitChange) => void) | undefined;
@@ -42,6 +44,12 @@ export class CircuitBreaker {
 
   get consecutiveFailures(): number {
     return this.#failures;
+  }
+
+  /** What opened the circuit: failed calls, or a failed health probe (`trip`); undefined while closed. */
+  get openedBy(): 'failures' | 'probe' | undefined {
+    if (this.#openedAt === undefined) return undefined;
+    return this.#tripped ? 'probe' : 'failures';
   }
 
   /** Milliseconds until a probe may go through (0 when closed or half-open). */
@@ -67,6 +75,7 @@ export class CircuitBreaker {
     this.#failures = 0;
     this.#openedAt = undefined;
     this.#probing = false;
+    this.#tripped = false;
     if (from !== 'closed') this.#onChange?.({ from, to: 'closed', why });
   }
 
@@ -77,12 +86,32 @@ export class CircuitBreaker {
     if (wasProbe || (this.#openedAt === undefined && this.#failures >= this.#settings().failureThreshold)) {
       const from = this.state;
       this.#openedAt = this.#now();
+      this.#tripped = false;
       const why = wasProbe
         ? 'the half-open probe failed'
         : `${this.#failures} consecutive failures (CIRCUIT_FAILURE_THRESHOLD=${this.#settings().failureThreshold})`;
       // A probe that fails re-opens a half-open circuit: a transition too.
       if (from !== 'open') this.#onChange?.({ from, to: 'open', why });
     }
+  }
+
+  /**
+   * Opens the circuit now, whatever the count of failures: the background health probe failed
+   * (HYBRID). Calls fall back as `circuit_open` while `tollgate_circuit_open` and /health say open;
+   * after `resetMs` one call probes the provider as after any opening.
+   */
+  trip(): void {
+    // Open after failed calls and not yet half-open: keep their record and their reset time.
+    const from = this.state;
+    if (from === 'open' && !this.#tripped) return;
+    this.#openedAt = this.#now();
+    this.#tripped = true;
+    if (from !== 'open') this.#onChange?.({ from, to: 'open', why: 'the health probe failed' });
+  }
+
+  /** The health probe passes again: a circuit it tripped closes (one that failed calls opened stays open). */
+  untrip(): void {
+    if (this.#tripped) this.success('the health probe passed');
   }
 
   /** A probe that ended without a verdict (e.g. the worker disconnected) frees the slot. */

@@ -15,6 +15,8 @@ export type Decision =
 export interface CircuitGate {
   tryAcquire(): { allowed: boolean; probe: boolean };
   retryAfterMs(): number;
+  /** Opens the circuit now (a failed health probe in HYBRID). */
+  trip(): void;
 }
 
 export interface DecisionInput {
@@ -25,7 +27,10 @@ export interface DecisionInput {
   mockOwns: boolean;
   /** A key is configured, or the worker's own Authorization is forwarded. */
   hasKey: boolean;
-  /** The background health probe's last verdict (HYBRID treats a failed probe as an open circuit). */
+  /**
+   * The background health probe's last verdict. In HYBRID a failed probe opens the circuit, so the
+   * fallback reason (`circuit_open`), `tollgate_circuit_open` and /health say the same thing.
+   */
   healthy: boolean;
   circuit: CircuitGate;
 }
@@ -38,7 +43,10 @@ export function decide(input: DecisionInput): Decision {
   if (input.budgetExceeded) return mock('budget_exceeded');
   if (mode === 'mock' || input.mockOwns) return mock();
   if (mode === 'hybrid' && !input.hasKey) return mock('no_api_key');
-  const permit = input.healthy || mode === 'real' ? input.circuit.tryAcquire() : { allowed: false, probe: false };
+  // The probe usually tripped the circuit already (ProviderProbes' onVerdict); a mode switched to HYBRID
+  // since the last probe finds it closed, and trips it here, before the fallback is reported.
+  if (mode === 'hybrid' && !input.healthy) input.circuit.trip();
+  const permit = input.circuit.tryAcquire();
   if (permit.allowed) return { serve: 'real', probe: permit.probe };
   return mode === 'hybrid' ? mock('circuit_open') : { serve: 'refuse', retryAfterMs: input.circuit.retryAfterMs() };
 }

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { row, storeConformance } from '../../test/support/store-conformance.js';
+import { portableScript } from '../../test/support/unprivileged.js';
 import { SqliteStore } from './sqlite/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tollgate-sqlite-'));
@@ -49,10 +50,15 @@ interface Run {
  * Runs the writer fixture in its own process. Only newline-terminated lines count: a line cut by
  * SIGKILL was never fully printed, so its record had not resolved.
  */
-function runWriter(args: string[], { killAfter, uid }: { killAfter?: number; uid?: number } = {}): Promise<Run> {
+function runWriter(
+  args: string[],
+  { killAfter, uid, script }: { killAfter?: number; uid?: number; script?: string } = {},
+): Promise<Run> {
   return new Promise(function run(resolvePromise, reject) {
-    const child = spawn(process.execPath, ['--import', 'tsx', writer, ...args], {
-      cwd: repo,
+    // An unprivileged child runs a portable copy (`script`): it may not enter the checkout's folder.
+    const argv = script === undefined ? ['--import', 'tsx', writer, ...args] : [script, ...args];
+    const child = spawn(process.execPath, argv, {
+      cwd: script === undefined ? repo : dirname(script),
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(uid === undefined ? {} : { uid, gid: uid }),
     });
@@ -199,8 +205,9 @@ describe('SqliteStore', () => {
     await seed.close();
     chmodSync(path, 0o444);
     chmodSync(join(path, '..'), 0o555);
+    const portable = await portableScript(writer);
     try {
-      const run = await runWriter(['probe', path], { uid: 65534 });
+      const run = await runWriter(['probe', path], { uid: 65534, script: portable.script });
       assert.equal(run.code, 0, run.stderr);
       const report = JSON.parse(run.lines[0] ?? '{}') as {
         open?: string;
@@ -211,6 +218,7 @@ describe('SqliteStore', () => {
       assert.equal(report.health.status, 'fail');
       assert.match(report.health.output, /read-only database/);
     } finally {
+      portable.remove();
       chmodSync(join(path, '..'), 0o755);
       chmodSync(path, 0o644);
     }

@@ -35,6 +35,17 @@ export interface ExporterStatus {
   consecutiveFailures: number;
   lastError: string | undefined;
   lastSuccessAt: number | undefined;
+  /** Spans handed to the exporter whose export has not finished. */
+  inFlightSpans: number;
+  /** Spans whose export failed (they are not sent again). */
+  failedSpans: number;
+}
+
+/** How the shutdown flush ended: finished in time, or cut short with the spans it could not send. */
+export interface FlushOutcome {
+  finished: boolean;
+  /** Spans that did not reach the collector (failed, or still in flight when time ran out). */
+  droppedSpans: number;
 }
 
 const idle = (): ExporterStatus => ({
@@ -46,6 +57,8 @@ const idle = (): ExporterStatus => ({
   consecutiveFailures: 0,
   lastError: undefined,
   lastSuccessAt: undefined,
+  inFlightSpans: 0,
+  failedSpans: 0,
 });
 
 /** Counts what the exporter sends and what fails, for the health check. */
@@ -55,14 +68,17 @@ class CountingExporter implements SpanExporter {
     private readonly status: ExporterStatus,
   ) {}
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.status.inFlightSpans += spans.length;
     this.inner.export(spans, (result) => {
       const status = this.status;
+      status.inFlightSpans -= spans.length;
       if (result.code === ExportResultCode.SUCCESS) {
         status.exported += spans.length;
         status.consecutiveFailures = 0;
         status.lastSuccessAt = Date.now();
       } else {
         status.failures += 1;
+        status.failedSpans += spans.length;
         status.consecutiveFailures += 1;
         status.lastError = result.error?.message ?? 'export failed';
       }
@@ -208,9 +224,27 @@ export class Telemetry {
     return this.#status;
   }
 
-  /** Flushes and stops the SDK (on shutdown, after the server drained). */
-  async shutdown(): Promise<void> {
-    await this.#sdk?.shutdown().catch(() => {});
+  /**
+   * Flushes and stops the SDK (on shutdown, after the server drained), within `timeoutMs`: a
+   * collector that does not answer (the exporter retries with backoff) cannot hold the process past
+   * its grace period. The flush left running is abandoned; the outcome counts the spans it dropped.
+   */
+  async shutdown(timeoutMs = Number.POSITIVE_INFINITY): Promise<FlushOutcome> {
+    if (this.#sdk === undefined) return { finished: true, droppedSpans: 0 };
+    const status = this.#status;
+    const failedBefore = status.failedSpans;
+    const dropped = () => status.failedSpans - failedBefore + status.inFlightSpans;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      if (Number.isFinite(timeoutMs)) timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs));
+    });
+    const flushed = this.#sdk.shutdown().then(
+      () => true as const,
+      () => true as const,
+    );
+    const finished = await Promise.race([flushed, timedOut]);
+    clearTimeout(timer);
+    return { finished, droppedSpans: dropped() };
   }
 }
 

@@ -1,5 +1,5 @@
 import { isObject } from '../../json.js';
-import type { ProviderAdapter, RouteSpec, Usage } from '../adapter.js';
+import type { ProviderAdapter, RouteSpec, Sizing, Usage } from '../adapter.js';
 import { createOpenAIMock } from './mock/index.js';
 import { countChatTokens, countTextTokens, warmEncodings } from './tokens.js';
 import { usageFromJson, usageFromSse } from './usage.js';
@@ -63,14 +63,34 @@ const promptBound = (raw: Buffer): number =>
   PER_OBJECT * occurrences(raw, '{') +
   IMAGE_TOKENS * (occurrences(raw, 'image_url') + occurrences(raw, 'input_image'));
 
-/** The output allowance a request asks for (max_tokens or the configured reservation), times its choices. */
-function outputAllowance(operation: string, json: Record<string, unknown>, reserveOutputTokens: number): number {
+/** The field that sizes a request's output, what it says (or the configured reservation) and the multiplier. */
+function outputSizing(
+  operation: string,
+  json: Record<string, unknown>,
+  reserveOutputTokens: number,
+): Sizing | undefined {
+  const sized = (param: string, value: number | undefined, perUnit: number): Sizing => ({
+    param,
+    value: value ?? reserveOutputTokens,
+    perUnit,
+    given: value !== undefined,
+    of: 'outputTokens',
+    defaultVar: 'RESERVE_OUTPUT_TOKENS',
+  });
   if (operation === 'chat') {
     const n = positiveInt(json.n) ?? 1;
-    return (positiveInt(json.max_completion_tokens) ?? positiveInt(json.max_tokens) ?? reserveOutputTokens) * n;
+    const completion = positiveInt(json.max_completion_tokens);
+    if (completion !== undefined) return sized('max_completion_tokens', completion, n);
+    return sized('max_tokens', positiveInt(json.max_tokens), n);
   }
-  if (operation === 'responses') return positiveInt(json.max_output_tokens) ?? reserveOutputTokens;
-  return 0;
+  if (operation === 'responses') return sized('max_output_tokens', positiveInt(json.max_output_tokens), 1);
+  return undefined;
+}
+
+/** The output allowance a request asks for (max_tokens or the configured reservation), times its choices. */
+function outputAllowance(operation: string, json: Record<string, unknown>, reserveOutputTokens: number) {
+  const sizing = outputSizing(operation, json, reserveOutputTokens);
+  return { outputTokens: sizing === undefined ? 0 : sizing.value * sizing.perUnit, sizing };
 }
 
 /**
@@ -101,25 +121,25 @@ export const openai: ProviderAdapter = {
   worstCase(operation, json, reserveOutputTokens) {
     if (!isObject(json) || typeof json.model !== 'string') return undefined;
     const model = json.model;
-    const outputTokens = outputAllowance(operation, json, reserveOutputTokens);
+    const { outputTokens, sizing } = outputAllowance(operation, json, reserveOutputTokens);
     if (operation === 'chat') {
       const messages = Array.isArray(json.messages) ? json.messages : [];
       const tools = json.tools === undefined ? 0 : countTextTokens(model, JSON.stringify(json.tools));
-      return { inputTokens: countChatTokens(model, messages) + tools, outputTokens, pages: 0, model };
+      return { inputTokens: countChatTokens(model, messages) + tools, outputTokens, pages: 0, model, sizing };
     }
     if (operation === 'embeddings')
       return { inputTokens: inputTokens(model, json.input), outputTokens, pages: 0, model };
     if (operation === 'responses') {
       const instructions = typeof json.instructions === 'string' ? countTextTokens(model, json.instructions) : 0;
-      return { inputTokens: inputTokens(model, json.input) + instructions, outputTokens, pages: 0, model };
+      return { inputTokens: inputTokens(model, json.input) + instructions, outputTokens, pages: 0, model, sizing };
     }
     return undefined;
   },
   worstCaseBound(operation, json, raw, reserveOutputTokens) {
     if (!isObject(json) || typeof json.model !== 'string') return undefined;
     if (operation !== 'chat' && operation !== 'embeddings' && operation !== 'responses') return undefined;
-    const outputTokens = outputAllowance(operation, json, reserveOutputTokens);
-    return { inputTokens: promptBound(raw), outputTokens, pages: 0, model: json.model };
+    const { outputTokens, sizing } = outputAllowance(operation, json, reserveOutputTokens);
+    return { inputTokens: promptBound(raw), outputTokens, pages: 0, model: json.model, sizing };
   },
   countTokens: (model, text) => countTextTokens(model ?? 'gpt-4o', text),
   async warm(models) {

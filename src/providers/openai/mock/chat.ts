@@ -6,7 +6,7 @@ import { invalidRequest } from '../../../errors.js';
 import type { MockCall, ProviderReply } from '../../types.js';
 import { countChatTokens, countTextTokens } from '../tokens.js';
 import { answerFor, type Completion, cutAnswer, type OutputFormat, type ToolSpec } from './generate.js';
-import { memoId, rngFrom, stableId } from './prng.js';
+import { rngFrom, stableId, uniqueId } from './prng.js';
 import { DONE_FRAME, dataFrame, epochSeconds, jsonReply, type MockContext, sseReply } from './reply.js';
 import {
   type Body,
@@ -234,9 +234,7 @@ function answerRequest(req: ChatRequest, ctx: MockContext): ChatAnswer {
     const whole = answerFor(`chat\0${i}\0${asked}`, model, () => rngFrom(ctx.seed, 'chat', model, input, i), plan);
     const completion = cutAnswer(model, whole, maxTokens);
     const finishReason = completion.truncated ? 'length' : completion.tool ? 'tool_calls' : 'stop';
-    const callId = completion.tool
-      ? memoId(`call\0${i}\0${asked}`, () => stableId('call_', 24, ctx.seed, 'call', model, input, i))
-      : undefined;
+    const callId = completion.tool ? uniqueId('call_', 24) : undefined;
     choices.push({ completion, callId, finishReason });
   }
 
@@ -246,9 +244,8 @@ function answerRequest(req: ChatRequest, ctx: MockContext): ChatAnswer {
   if (format.kind === 'json_schema') promptTokens += countTextTokens(model, JSON.stringify(format.schema));
   const completionTokens = choices.reduce((sum, c) => sum + c.completion.tokens, 0);
   const usage = usageOf(promptTokens, completionTokens);
-  const id = memoId(`chatcmpl\0${n}\0${maxTokens ?? 0}\0${asked}`, () =>
-    stableId('chatcmpl-', 29, ctx.seed, 'chat', model, input, n, maxTokens ?? 0),
-  );
+  // Unique per call, as OpenAI's; the content above is what the seed makes reproducible.
+  const id = uniqueId('chatcmpl-', 29);
   const created = epochSeconds(ctx);
   const systemFingerprint = fingerprint(ctx.seed, model);
   return { id, created, systemFingerprint, choices, usage };

@@ -110,6 +110,22 @@ describe('openai mock: chat completions', () => {
     });
   });
 
+  it('gives every call its own id (chat, responses), its content still seeded', async () => {
+    const chats = await Promise.all(
+      Array.from({ length: 50 }, async () => json(await mockWith().handle(call('chat', HELLO)))),
+    );
+    assert.equal(new Set(chats.map((c) => c.id)).size, 50);
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, async () =>
+        json(await mockWith().handle(call('responses', { model: 'gpt-4o-mini', input: 'hi' }))),
+      ),
+    );
+    assert.equal(new Set(responses.map((r) => r.id)).size, 20);
+    for (const r of responses) assert.match(String(r.id), /^resp_[0-9a-f]{50}$/);
+    assert.equal(new Set(responses.map((r) => arr(r.output)[0]?.id)).size, 20);
+    assert.equal(new Set(responses.map((r) => JSON.stringify(r.output).replace(/"id":"[^"]*"/g, ''))).size, 1);
+  });
+
   it('gives the same answer for the same seed and input, and another for another seed', async () => {
     const a = await json(await mockWith().handle(call('chat', HELLO)));
     const b = await json(await mockWith().handle(call('chat', HELLO)));
@@ -118,7 +134,10 @@ describe('openai mock: chat completions', () => {
       await mockWith().handle(call('chat', { ...HELLO, messages: [{ role: 'user', content: 'Other' }] })),
     );
     assert.deepEqual(a.choices, b.choices);
-    assert.equal(a.id, b.id);
+    // Ids are per call, as OpenAI's: same shape, never the same twice.
+    assert.match(String(a.id), /^chatcmpl-[A-Za-z0-9]{29}$/);
+    assert.match(String(b.id), /^chatcmpl-[A-Za-z0-9]{29}$/);
+    assert.notEqual(a.id, b.id);
     assert.notDeepEqual(a.choices, c.choices);
     assert.notDeepEqual(a.choices, d.choices);
   });
@@ -732,7 +751,11 @@ describe('openai mock: responses', () => {
     assert.equal(text, plainText);
     assert.equal(events.find((e) => e.type === 'response.output_text.done')?.text, plainText);
     const completed = o(events.at(-1)?.response);
-    assert.deepEqual(completed.output, plain.output);
+    // The same output but for the item id, which is per call.
+    const withoutId = (items: unknown) =>
+      arr(items).map(({ id, ...rest }) => ({ ...rest, id: String(id).slice(0, 4) }));
+    assert.deepEqual(withoutId(completed.output), withoutId(plain.output));
+    assert.notEqual(arr(completed.output)[0]?.id, arr(plain.output)[0]?.id);
     assert.deepEqual(completed.usage, plain.usage);
   });
 

@@ -83,6 +83,44 @@ export function stableHexId(prefix: string, length: number, ...parts: readonly (
   return prefix + hex.slice(0, length);
 }
 
+// Random bytes are drawn 4 KiB at a time: one system call per a few dozen ids.
+const entropy = Buffer.alloc(4096);
+let entropyAt = entropy.length;
+
+function randomBytes(n: number): Buffer {
+  if (entropyAt + n > entropy.length) {
+    crypto.randomFillSync(entropy);
+    entropyAt = 0;
+  }
+  const out = entropy.subarray(entropyAt, entropyAt + n);
+  entropyAt += n;
+  return out;
+}
+
+/**
+ * An id unique to one call, shaped like OpenAI's (`chatcmpl-` + alphanumerics, `resp_` + hex). The
+ * content stays seeded and reproducible; ids are per call, as OpenAI's are, so a worker that keys
+ * by id (a cache, a dedup table, previous_response_id) sees two calls as two.
+ */
+export function uniqueId(prefix: string, length: number, alphabet: 'alnum' | 'hex' = 'alnum'): string {
+  if (alphabet === 'hex')
+    return (
+      prefix +
+      randomBytes(Math.ceil(length / 2))
+        .toString('hex')
+        .slice(0, length)
+    );
+  const bytes = randomBytes(length);
+  let out = '';
+  // 248 = 4 × 62: bytes below it map evenly onto the 62 characters; the rare others are redrawn.
+  for (let i = 0; i < length; i++) {
+    let b = bytes[i]!;
+    while (b >= 248) b = randomBytes(1)[0]!;
+    out += ALPHANUM[b % ALPHANUM.length];
+  }
+  return prefix + out;
+}
+
 // Stable ids (chat completion, call, response ids) hash the whole input; those of inputs that
 // come back are kept, about 1 MiB.
 const ids = new Memo<string>({ maxBytes: 1 << 20 });

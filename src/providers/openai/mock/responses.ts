@@ -7,7 +7,7 @@ import { invalidRequest } from '../../../errors.js';
 import type { MockCall, ProviderReply } from '../../types.js';
 import { countChatTokens, countTextTokens } from '../tokens.js';
 import { answerFor, type Completion, cutAnswer, type OutputFormat, type ToolSpec } from './generate.js';
-import { memoId, rngFrom, stableHexId, stableId } from './prng.js';
+import { rngFrom, uniqueId } from './prng.js';
 import { epochSeconds, eventFrame, jsonReply, type MockContext, sseReply } from './reply.js';
 import {
   type Body,
@@ -165,14 +165,10 @@ function answerRequest(req: ResponsesRequest, ctx: MockContext): ResponsesAnswer
   const completion: Completion = cutAnswer(model, whole, maxOutputTokens);
   const usage = usageOf(req, completion);
 
-  const id = memoId(`resp\0${maxOutputTokens ?? 0}\0${asked}`, () =>
-    stableHexId('resp_', 50, ctx.seed, 'responses', model, input, maxOutputTokens ?? 0),
-  );
-  // The response id already names seed and input; these derive from it alone.
-  const itemId = completion.tool
-    ? memoId(`fc\0${ctx.seed}\0${id}`, () => stableHexId('fc_', 50, ctx.seed, 'fc', id))
-    : memoId(`msg\0${ctx.seed}\0${id}`, () => stableHexId('msg_', 50, ctx.seed, 'msg', id));
-  const callId = memoId(`call\0${ctx.seed}\0${id}`, () => stableId('call_', 24, ctx.seed, 'call', id));
+  // Ids are unique per call, as OpenAI's; the content is what the seed makes reproducible.
+  const id = uniqueId('resp_', 50, 'hex');
+  const itemId = completion.tool ? uniqueId('fc_', 50, 'hex') : uniqueId('msg_', 50, 'hex');
+  const callId = uniqueId('call_', 24);
   const createdAt = epochSeconds(ctx);
   const finalStatus = completion.truncated ? 'incomplete' : 'completed';
   return { completion, usage, id, itemId, callId, createdAt, finalStatus };
