@@ -106,7 +106,8 @@ export class CircuitBreaker {
     if (from === 'open' && !this.#tripped) return;
     this.#openedAt = this.#now();
     this.#tripped = true;
-    if (from !== 'open') this.#onChange?.({ from, to: 'open', why: 'the health probe failed' });
+    // A probe still failing when the reset time came keeps the circuit open: no new transition.
+    if (from === 'closed') this.#onChange?.({ from, to: 'open', why: 'the health probe failed' });
   }
 
   /** The health probe passes again: a circuit it tripped closes (one that failed calls opened stays open). */
