@@ -27,6 +27,11 @@ export interface Measurement {
    */
   redisCommandsPerCall?: number;
   redisScriptsPerCall?: number;
+  /**
+   * chat on Redis: the server's socket reads per proxied call (INFO stats total_reads_processed), a
+   * count of round trips: one read takes every command a client pipelined into one write.
+   */
+  redisReadsPerCall?: number;
   redisCommands?: Record<string, number>;
   /** chat, embeddings (tollgate): the first call after /readyz turned 200, and the p50 of 50 calls after it. */
   firstMs?: number;
@@ -57,6 +62,7 @@ const NUMERIC = [
   'rssGrowthMb',
   'redisCommandsPerCall',
   'redisScriptsPerCall',
+  'redisReadsPerCall',
   'firstMs',
   'steadyP50Ms',
   'requests',
@@ -245,6 +251,7 @@ export interface StoreCost {
   costPerCallMs?: number;
   redisCommandsPerCall?: number;
   redisScriptsPerCall?: number;
+  redisReadsPerCall?: number;
   redisCommands?: Record<string, number>;
 }
 
@@ -261,6 +268,7 @@ export function storeCosts(rows: Measurement[]): StoreCost[] {
     if (cost.p50Ms !== undefined && cost.memoryP50Ms !== undefined) cost.costPerCallMs = cost.p50Ms - cost.memoryP50Ms;
     if (chat.redisCommandsPerCall !== undefined) cost.redisCommandsPerCall = chat.redisCommandsPerCall;
     if (chat.redisScriptsPerCall !== undefined) cost.redisScriptsPerCall = chat.redisScriptsPerCall;
+    if (chat.redisReadsPerCall !== undefined) cost.redisReadsPerCall = chat.redisReadsPerCall;
     if (chat.redisCommands !== undefined) cost.redisCommands = chat.redisCommands;
     out.push(cost);
   }
@@ -276,6 +284,7 @@ export function formatStoreCostTable(costs: StoreCost[]): string {
       ['store cost per call (ms)', (c) => fixed(c.costPerCallMs, 3)],
       ['Redis cmds/call', (c) => fixed(c.redisCommandsPerCall, 2)],
       ['of which scripts', (c) => fixed(c.redisScriptsPerCall, 2)],
+      ['Redis reads/call', (c) => fixed(c.redisReadsPerCall, 2)],
     ],
     costs,
     1,
@@ -325,5 +334,7 @@ export const STORE_LEGEND = [
   'what admission + settlement on that store adds to a call.',
   'Redis cmds/call: INFO commandstats of the private redis-server across the chat scenario ÷ the chats the',
   'upstream received meanwhile; commands run inside Lua scripts count too.',
-  '"of which scripts": the EVAL/EVALSHA/FCALL calls among them, one round trip each.',
+  '"of which scripts": the EVAL/EVALSHA/FCALL calls among them (a batch of ops counts once).',
+  "Redis reads/call: the server's socket reads (INFO stats total_reads_processed) per chat, the round trips:",
+  'one read takes all that a sidecar pipelined into one write, so it is at most the commands sent.',
 ].join('\n');

@@ -197,8 +197,14 @@ function rssSteps(total: number): [number, number, number] {
   return [first, second, total - first - second];
 }
 
-/** Calls per command name from `INFO commandstats` (`cmdstat_evalsha:calls=12,usec=…`). */
-async function redisCommandStats(url: string): Promise<Map<string, number>> {
+interface RedisCounts {
+  /** Calls per command name from `INFO commandstats` (`cmdstat_evalsha:calls=12,usec=…`). */
+  calls: Map<string, number>;
+  /** `INFO stats` total_reads_processed: socket reads, one per round trip a client makes. */
+  reads: number;
+}
+
+async function redisCounts(url: string): Promise<RedisCounts> {
   const client = new Redis(url, { enableReadyCheck: false, maxRetriesPerRequest: 1, lazyConnect: true });
   try {
     await client.connect();
@@ -207,7 +213,8 @@ async function redisCommandStats(url: string): Promise<Map<string, number>> {
     for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
       calls.set(match[1] as string, Number(match[2]));
     }
-    return calls;
+    const reads = /^total_reads_processed:(\d+)/m.exec(await client.info('stats'));
+    return { calls, reads: Number(reads?.[1] ?? Number.NaN) };
   } finally {
     client.disconnect();
   }
@@ -217,26 +224,35 @@ const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fc
 
 // What the probe itself sends (SELECT only for a URL with a database other than 0).
 const PROBE_COMMANDS = new Set(['info', 'select']);
+// The probe's own socket reads between two snapshots, at most: the INFO stats after the first
+// snapshot's, and the connect and INFO commandstats of the second.
+const PROBE_READS = 3;
 
-/** Commands run between two snapshots, per request; the probe's own are left out. */
+/** Commands run and socket reads between two snapshots, per request; the probe's own are left out. */
 function commandsPerCall(
-  before: Map<string, number>,
-  after: Map<string, number>,
+  before: RedisCounts,
+  after: RedisCounts,
   requests: number,
-): Pick<Measurement, 'redisCommandsPerCall' | 'redisScriptsPerCall' | 'redisCommands'> {
+): Pick<Measurement, 'redisCommandsPerCall' | 'redisScriptsPerCall' | 'redisReadsPerCall' | 'redisCommands'> {
   const perCommand: Record<string, number> = {};
   let total = 0;
   let scripts = 0;
-  for (const [name, calls] of [...after].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [name, calls] of [...after.calls].sort(([a], [b]) => a.localeCompare(b))) {
     if (PROBE_COMMANDS.has(name)) continue;
-    const ran = calls - (before.get(name) ?? 0);
+    const ran = calls - (before.calls.get(name) ?? 0);
     if (ran <= 0) continue;
     total += ran;
     if (SCRIPT_COMMANDS.has(name)) scripts += ran;
     perCommand[name] = ran / requests;
   }
   if (requests === 0) return {};
-  return { redisCommandsPerCall: total / requests, redisScriptsPerCall: scripts / requests, redisCommands: perCommand };
+  const out = { redisCommandsPerCall: total / requests, redisScriptsPerCall: scripts / requests };
+  const reads = after.reads - before.reads - PROBE_READS;
+  return {
+    ...out,
+    ...(Number.isFinite(reads) ? { redisReadsPerCall: reads / requests } : {}),
+    redisCommands: perCommand,
+  };
 }
 
 function progress(message: string): void {
@@ -390,7 +406,7 @@ async function measure(name: ContenderName, running: Running, settings: Settings
   // per chat the upstream received: autocannon leaves out the requests in flight when its time is up,
   // though the server still proxies and settles them.
   const countCommands = name === 'tollgate-real-redis' && settings.redisUrl !== '';
-  const commandsBefore = countCommands ? await redisCommandStats(settings.redisUrl) : undefined;
+  const commandsBefore = countCommands ? await redisCounts(settings.redisUrl) : undefined;
   const chatsBefore = countCommands ? await upstreamChats(running.upstream) : 0;
   progress(`${name}: chat at ${settings.connections} connections for ${settings.durationS}s`);
   const chat = await throughput(target, chatPath(target), CHAT_BODY, settings.connections, settings.durationS);
@@ -405,7 +421,7 @@ async function measure(name: ContenderName, running: Running, settings: Settings
   let commands = {};
   if (commandsBefore !== undefined) {
     await sleep(SETTLE_MS);
-    const commandsAfter = await redisCommandStats(settings.redisUrl);
+    const commandsAfter = await redisCounts(settings.redisUrl);
     commands = commandsPerCall(commandsBefore, commandsAfter, (await upstreamChats(running.upstream)) - chatsBefore);
   }
   out.push({

@@ -67,7 +67,7 @@ describe('bench report', () => {
     assert.doesNotMatch(table, / rss /);
   });
 
-  it('reports store cost per call over the memory store, with Redis commands per call', () => {
+  it('reports store cost per call over the memory store, with Redis commands and reads per call', () => {
     const rows = medians([
       [
         chat('tollgate-real', 1.0),
@@ -75,6 +75,7 @@ describe('bench report', () => {
         chat('tollgate-real-redis', 2.4, {
           redisCommandsPerCall: 60,
           redisScriptsPerCall: 5,
+          redisReadsPerCall: 1.5,
           redisCommands: { evalsha: 5, time: 4 },
         }),
       ],
@@ -84,6 +85,7 @@ describe('bench report', () => {
         chat('tollgate-real-redis', 2.8, {
           redisCommandsPerCall: 62,
           redisScriptsPerCall: 5.4,
+          redisReadsPerCall: 1.9,
           redisCommands: { evalsha: 5.4, get: 1 },
         }),
       ],
@@ -101,7 +103,8 @@ describe('bench report', () => {
     assert.ok(Math.abs((redis.redisScriptsPerCall ?? 0) - 5.2) < 1e-9);
     // A command absent from a round counts as 0 there.
     assert.deepEqual(redis.redisCommands, { evalsha: 5.2, get: 0.5, time: 2 });
-    assert.match(formatStoreCostTable(costs), /tollgate-real-redis +2\.600 +1\.100 +1\.500 +61\.00 +5\.20/);
+    assert.ok(Math.abs((redis.redisReadsPerCall ?? 0) - 1.7) < 1e-9);
+    assert.match(formatStoreCostTable(costs), /tollgate-real-redis +2\.600 +1\.100 +1\.500 +61\.00 +5\.20 +1\.70/);
   });
 
   it('leaves the cost out when tollgate-real did not run', () => {
