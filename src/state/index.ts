@@ -8,6 +8,8 @@ export interface StoreOptions {
   /** Where a remote store spools ledger rows while it is out of reach. */
   spoolDir?: string;
   log?: { warn(o: object, m: string): void; info(o: object, m: string): void };
+  /** How long a call waits for a slow remote store before it fails (STATE_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 /**
@@ -22,7 +24,7 @@ export async function createStore(url: string, options: StoreOptions = {}): Prom
   }
   if (url.startsWith('redis://') || url.startsWith('rediss://')) {
     const { RedisStore } = await import('./redis/index.js');
-    return new RedisStore(url, { spoolDir: options.spoolDir, log: options.log });
+    return new RedisStore(url, { spoolDir: options.spoolDir, log: options.log, timeoutMs: options.timeoutMs });
   }
   throw new Error(`unsupported STATE_URL: ${url}`);
 }

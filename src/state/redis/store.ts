@@ -14,10 +14,12 @@ import {
   type TransactRequest,
 } from '../types.js';
 import { type ConnectionOptions, connectWithin, createClient } from './connection.js';
+import { type Deadline, Deadlines } from './deadline.js';
 import { LastAnswers, LastKnown } from './fallback.js';
 import { DAY, RedisKeys } from './keys.js';
 import { emptyStats, type RedisStoreLog, type RedisStoreOptions, type RedisStoreStats, silentLog } from './options.js';
-import { describeUrl, messageOf, RedisUnreachable } from './outage.js';
+import { describeUrl, messageOf, RedisUnreachable, timedOut } from './outage.js';
+import { defaultProbe, Probe, type ProbeOptions } from './probe.js';
 import { RedisRemote } from './remote.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 import { Spool, spoolPath } from './spool.js';
@@ -27,26 +29,19 @@ import { validate } from './validate.js';
 /**
  * A {@link Store} over Redis, shared by every sidecar pointed at the same URL and prefix.
  *
- * Outage policy (contract section 6): when Redis stops answering (connection refused or closed,
- * a command past `commandTimeoutMs`, LOADING/READONLY/OOM…), the store switches to a local
- * `MemoryStore` seeded with the last values, versions and counters it saw, so limits and budgets
- * go on from the last known state (a budget's holds: this sidecar's own ones as they are, the
- * rest of the fleet's as one hold lasting as long as they could); `record` (and `settle`)
- * appends to the spool file, fsyncs, and applies the row to the fallback so local budgets see
- * it; `admit` and the release half of `settle` run their TypeScript decision on the fallback.
- * `counters` answers from the fallback; `aggregate` and `rows` answer from the last Redis answer
- * to the same query (if any) plus the rows booked locally — best effort, it may miss rows other
- * sidecars booked. `health()` fails with `degraded: true`. While degraded it pings every
- * `recoveryPollMs` (and listens for ioredis' reconnect); once Redis answers, the spool is replayed
- * in order through RECORD (rows Redis already has are skipped by the id guard), truncated only
- * after every row went through, and the store switches back, dropping the fallback (its bucket
- * states do not flow back: Redis wins). A spool left by a process that died degraded is replayed
- * by `open()`.
+ * Outage rule (contract section 6, docs/operations.md "Runbook: Redis outage"): the store switches
+ * to its local fallback only on evidence Redis cannot answer — the connection closed, refused or
+ * reset, a READONLY reply (this server became a replica), or `probe.failures` PINGs in a row with
+ * no answer (probe.ts). A slow answer, or this process being busy or stopped, is not an outage:
+ * each call waits up to `timeoutMs` (STATE_TIMEOUT_MS) and then fails with StateUnavailable (503
+ * `state_unavailable`), never forking the fleet's state. outage.ts gives each error reply its
+ * behaviour.
  *
- * A CAS, ADMIT or SETTLE whose reply was lost in the outage may have applied in Redis as well
- * as in the fallback; that errs on the side of spending capacity twice, never of granting it
- * twice (a row it booked is skipped by the id guard when the spool is replayed; a hold it left
- * in Redis expires).
+ * On the fallback a `MemoryStore` seeded with what this process last saw (fallback.ts) decides,
+ * rows go to the spool (spool.ts) and `health()` fails with `degraded: true`; once Redis answers
+ * and takes writes again, the spool is replayed through RECORD and the store switches back. A call
+ * whose reply was lost (outage or timeout) may have applied in Redis too: that errs on the side of
+ * spending capacity twice, never of granting it twice.
  *
  * @example
  * const store = new RedisStore('redis://127.0.0.1:6379', { spoolDir: './data/spool', log });
@@ -60,6 +55,9 @@ export class RedisStore implements Store {
   readonly #log: RedisStoreLog;
   readonly #retention: number;
   readonly #connection: ConnectionOptions;
+  readonly #probeOptions: ProbeOptions;
+  readonly #deadlines: Deadlines;
+  #probe: Probe | undefined;
   readonly #maxAttempts: number;
   readonly #spoolDir: string;
   readonly #spool: Spool;
@@ -80,8 +78,6 @@ export class RedisStore implements Store {
   /** The last connection error ioredis reported, for the reason shown in health. */
   #lastError = '';
   #fallback: MemoryStore | undefined;
-  #poll: NodeJS.Timeout | undefined;
-  #recovering = false;
 
   readonly #stats: RedisStoreStats = emptyStats();
 
@@ -91,8 +87,13 @@ export class RedisStore implements Store {
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? silentLog;
     this.#retention = options.ledgerRetentionMs ?? 400 * DAY;
+    const timeoutMs = options.timeoutMs ?? 3000;
+    this.#probeOptions = { ...defaultProbe, ...options.probe };
+    this.#deadlines = new Deadlines(timeoutMs, () => {
+      this.#stats.refusals += 1;
+      return timedOut(describeUrl(url), timeoutMs);
+    });
     this.#connection = {
-      commandTimeoutMs: options.commandTimeoutMs ?? 500,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       recoveryPollMs: options.recoveryPollMs ?? 1000,
     };
@@ -131,6 +132,7 @@ export class RedisStore implements Store {
       // Readiness does not depend on Redis alone (contract section 7): start on the fallback.
       this.#enterDegraded(messageOf(err));
     }
+    if (!this.#degraded) this.#probe?.watch();
 
     const leftover = await this.#spool.read();
     this.#stats.spooled = leftover.length;
@@ -152,15 +154,23 @@ export class RedisStore implements Store {
       if (this.#closing === undefined) this.#enterDegraded(`connection closed (${this.#lastError || 'by server'})`);
     });
     redis.on('ready', () => {
-      void this.#tryRecover();
+      void this.#probe?.check();
     });
     this.#redis = defineScripts(redis);
+    this.#probe = new Probe(
+      redis,
+      { ...this.#probeOptions, recoveryPollMs: this.#connection.recoveryPollMs },
+      { down: (reason) => this.#enterDegraded(reason), back: () => this.#drainSpool() },
+    );
     this.#remote = new RedisRemote(this.#redis, {
       keys: this.#keys,
       retention: this.#retention,
       now: this.#now,
       last: this.#last,
       onOutage: (reason) => this.#enterDegraded(reason),
+      onRetry: () => {
+        this.#stats.waited += 1;
+      },
     });
     return this.#redis;
   }
@@ -171,8 +181,7 @@ export class RedisStore implements Store {
   }
 
   async #shutdown(): Promise<void> {
-    if (this.#poll !== undefined) clearInterval(this.#poll);
-    this.#poll = undefined;
+    this.#probe?.stop();
     await this.#spool.close();
     const redis = this.#redis;
     if (redis === undefined) return;
@@ -202,19 +211,16 @@ export class RedisStore implements Store {
   async transact<T>(request: TransactRequest<T>): Promise<T> {
     this.#assertOpen();
     this.#stats.transacts += 1;
-    if (this.#degraded) return this.#fallbackTransact(request);
-    const release = await this.#queue.lock(request.keys);
-    try {
-      if (this.#degraded) return this.#fallbackTransact(request);
-      return await this.#remote!.transact(request, this.#maxAttempts, () => {
-        this.#stats.retries += 1;
-      });
-    } catch (err) {
-      if (err instanceof RedisUnreachable) return this.#fallbackTransact(request);
-      throw err;
-    } finally {
-      release();
-    }
+    return this.#remoteOr(
+      // Waiting behind this process's earlier calls on the same keys counts toward the deadline.
+      (d) =>
+        this.#queue.within(d, request.keys, () => {
+          // Degraded while it waited: the fallback answers (#remoteOr catches this).
+          if (this.#degraded) throw new RedisUnreachable(this.#degradedReason);
+          return this.#remote!.transact(d, request, this.#maxAttempts, this.#stats);
+        }),
+      async () => this.#fallbackTransact(request),
+    );
   }
 
   /** Admission in one ADMIT script; on the local fallback, `request` (the same decision in TypeScript). */
@@ -222,7 +228,7 @@ export class RedisStore implements Store {
     this.#assertOpen();
     this.#stats.admits += 1;
     return this.#remoteOr(
-      async () => this.#remote!.admit(op),
+      (d) => this.#remote!.admit(d, op),
       async () => this.#fallbackTransact(request),
     );
   }
@@ -239,7 +245,7 @@ export class RedisStore implements Store {
     }
     this.#stats.settles += 1;
     return this.#remoteOr(
-      async () => this.#remote!.settle(op),
+      (d) => this.#remote!.settle(d, op),
       async () => {
         // Whether SETTLE applied before the connection went is unknown: the spool's replay books the
         // row once either way; the holds, if they stayed in Redis, expire.
@@ -262,7 +268,7 @@ export class RedisStore implements Store {
     validate(row, spend);
     this.#stats.records += 1;
     return this.#remoteOr(
-      async () => this.#remote!.record(row, spend),
+      (d) => this.#remote!.record(d, row, spend),
       async () => this.#recordLocally(row, spend),
     );
   }
@@ -279,7 +285,7 @@ export class RedisStore implements Store {
   async counters(keys: readonly string[]): Promise<Map<string, number>> {
     this.#assertOpen();
     return this.#remoteOr(
-      async () => this.#remote!.counters(keys),
+      (d) => this.#remote!.counters(d, keys),
       async () => this.#fallback!.countersSync(keys),
     );
   }
@@ -287,7 +293,7 @@ export class RedisStore implements Store {
   async aggregate(query: LedgerQuery): Promise<LedgerGroup[]> {
     this.#assertOpen();
     return this.#remoteOr(
-      async () => this.#lastAnswers.aggregated(query, await this.#remote!.aggregate(query)),
+      async (d) => this.#lastAnswers.aggregated(query, await this.#remote!.aggregate(d, query)),
       async () => this.#lastAnswers.aggregateWith(query, await this.#fallback!.aggregate(query)),
     );
   }
@@ -296,7 +302,7 @@ export class RedisStore implements Store {
     this.#assertOpen();
     const limit = query.limit ?? Number.POSITIVE_INFINITY;
     return this.#remoteOr(
-      async () => this.#lastAnswers.listed(query, limit, await this.#remote!.rows(query, limit)),
+      async (d) => this.#lastAnswers.listed(query, limit, await this.#remote!.rows(d, query, limit)),
       async () => this.#lastAnswers.rowsWith(query, limit, await this.#fallback!.rows(query)),
     );
   }
@@ -309,13 +315,14 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Runs `remote` against Redis unless the store is on its local fallback; when Redis cannot be
-   * reached (RedisUnreachable), runs `local` instead. Any other error is the caller's.
+   * Runs `remote` against Redis within STATE_TIMEOUT_MS unless the store is on its local fallback;
+   * when Redis cannot be reached (RedisUnreachable, also when an outage is declared while it waits),
+   * runs `local` instead. Any other error (StateUnavailable among them) is the caller's.
    */
-  async #remoteOr<T>(remote: () => Promise<T>, local: () => Promise<T>): Promise<T> {
+  async #remoteOr<T>(remote: (d: Deadline) => Promise<T>, local: () => Promise<T>): Promise<T> {
     if (!this.#degraded) {
       try {
-        return await remote();
+        return await this.#deadlines.within(remote);
       } catch (err) {
         if (!(err instanceof RedisUnreachable)) throw err;
       }
@@ -331,6 +338,8 @@ export class RedisStore implements Store {
     this.#degraded = true;
     this.#degradedReason = reason;
     this.#stats.degradedSwitches += 1;
+    // Calls still waiting on Redis turn to the fallback now rather than at their deadline.
+    this.#deadlines.abortAll(() => new RedisUnreachable(reason));
     this.#log.warn(
       {
         store: describeUrl(this.#url),
@@ -340,21 +349,7 @@ export class RedisStore implements Store {
       },
       'redis unreachable: serving limits and budgets from the local fallback, spooling ledger rows',
     );
-    this.#poll = setInterval(() => void this.#tryRecover(), this.#connection.recoveryPollMs);
-    this.#poll.unref();
-  }
-
-  async #tryRecover(): Promise<void> {
-    if (!this.#degraded || this.#recovering || this.#closing !== undefined) return;
-    this.#recovering = true;
-    try {
-      await this.#redis!.ping();
-      await this.#drainSpool();
-    } catch {
-      // Still down; the next poll or ioredis' reconnect tries again.
-    } finally {
-      this.#recovering = false;
-    }
+    this.#probe?.recover();
   }
 
   /**
@@ -369,7 +364,7 @@ export class RedisStore implements Store {
         // Pipelined in chunks; one connection keeps their order.
         for (let i = 0; i < entries.length; i += 256) {
           const chunk = entries.slice(i, i + 256);
-          await Promise.all(chunk.map((e) => this.#remote!.record(e.row, e.spend)));
+          await this.#deadlines.within((d) => Promise.all(chunk.map((e) => this.#remote!.record(d, e.row, e.spend))));
           this.#stats.replayed += chunk.length;
         }
       } catch (err) {
@@ -391,8 +386,7 @@ export class RedisStore implements Store {
     this.#degradedReason = '';
     this.#lastError = '';
     this.#fallback = undefined;
-    if (this.#poll !== undefined) clearInterval(this.#poll);
-    this.#poll = undefined;
+    this.#probe?.watch();
     this.#log.info({ store: describeUrl(this.#url) }, 'redis reachable again: back on the shared store');
   }
 }
