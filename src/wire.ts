@@ -121,7 +121,9 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
   const upstreams = new Upstreams();
   const prices = priceSource(cfg);
   const meter = new Meter(prices);
-  const store = options.store ?? (await createStore(cfg.stateUrl, { log, spoolDir: cfg.stateSpoolDir }));
+  const store =
+    options.store ??
+    (await createStore(cfg.stateUrl, { log, spoolDir: cfg.stateSpoolDir, timeoutMs: cfg.stateTimeoutMs }));
   await store.open();
   const limiter = new Limiter({
     store,

@@ -39,6 +39,8 @@ export interface Config {
   stateUrl: string;
   /** Where ledger rows wait while a remote store is out of reach. */
   stateSpoolDir: string;
+  /** How long a call waits for a slow remote store before 503 state_unavailable. */
+  stateTimeoutMs: number;
   pricesFile: string | undefined;
   configFile: string | undefined;
   extraPrices: FileConfig['prices'];
@@ -116,6 +118,7 @@ export function toConfig(env: EnvRecord, file: FileConfig = {}): Config {
     reserveOutputTokens: env.RESERVE_OUTPUT_TOKENS,
     stateUrl: env.STATE_URL,
     stateSpoolDir: env.STATE_SPOOL_DIR,
+    stateTimeoutMs: env.STATE_TIMEOUT_MS,
     pricesFile: env.PRICES_FILE,
     configFile: env.CONFIG_FILE,
     extraPrices: file.prices,
