@@ -99,6 +99,8 @@ describe('RedisStore and the answers Redis gives', () => {
     });
     await sleeping;
     assert.equal(s.degraded, false, 'a slow answer is not an outage');
+    assert.equal(s.health().status, 'warn');
+    assert.match(s.health().output, /reachable, refusing calls: .*did not answer within 300 ms/);
     // The call gave up at its READ: nothing was written for it, no CAS followed once it gave up.
     assert.equal(await s.transact(increment('k')), 2);
     assert.equal(s.stats().refusals, 1);
@@ -172,6 +174,8 @@ describe('RedisStore and the answers Redis gives', () => {
         });
       }
       assert.equal(s.degraded, false);
+      assert.equal(s.stats().refusals, 2);
+      assert.match(s.health().output, /refusing calls: redis refused the write: out of memory/);
     } finally {
       await admin.config('SET', 'maxmemory', '0');
     }

@@ -23,6 +23,22 @@ export class StateUnavailable extends StoreUnavailableError {
   }
 }
 
+/** The calls Redis refused lately (StateUnavailable), so health can say it while the 503s go out. */
+export class Refusals {
+  count = 0;
+  #last: { at: number; message: string } | undefined;
+
+  note(err: StateUnavailable): void {
+    this.count += 1;
+    this.#last = { at: performance.now(), message: err.message };
+  }
+
+  /** The last refusal if it is less than `ms` old. */
+  recent(ms = 30_000): string | undefined {
+    return this.#last !== undefined && performance.now() - this.#last.at < ms ? this.#last.message : undefined;
+  }
+}
+
 /** A call that got no answer within STATE_TIMEOUT_MS while the connection is up. */
 export function timedOut(where: string, ms: number): StateUnavailable {
   return new StateUnavailable(

@@ -18,7 +18,7 @@ import { type Deadline, Deadlines } from './deadline.js';
 import { LastAnswers, LastKnown } from './fallback.js';
 import { DAY, RedisKeys } from './keys.js';
 import { emptyStats, type RedisStoreLog, type RedisStoreOptions, type RedisStoreStats, silentLog } from './options.js';
-import { describeUrl, messageOf, RedisUnreachable, timedOut } from './outage.js';
+import { describeUrl, messageOf, RedisUnreachable, Refusals, StateUnavailable, timedOut } from './outage.js';
 import { defaultProbe, Probe, type ProbeOptions } from './probe.js';
 import { RedisRemote } from './remote.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
@@ -80,6 +80,7 @@ export class RedisStore implements Store {
   #fallback: MemoryStore | undefined;
 
   readonly #stats: RedisStoreStats = emptyStats();
+  readonly #refusals = new Refusals();
 
   constructor(url: string, options: RedisStoreOptions = {}) {
     this.#url = url;
@@ -89,10 +90,7 @@ export class RedisStore implements Store {
     this.#retention = options.ledgerRetentionMs ?? 400 * DAY;
     const timeoutMs = options.timeoutMs ?? 3000;
     this.#probeOptions = { ...defaultProbe, ...options.probe };
-    this.#deadlines = new Deadlines(timeoutMs, () => {
-      this.#stats.refusals += 1;
-      return timedOut(describeUrl(url), timeoutMs);
-    });
+    this.#deadlines = new Deadlines(timeoutMs, () => timedOut(describeUrl(url), timeoutMs));
     this.#connection = {
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       recoveryPollMs: options.recoveryPollMs ?? 1000,
@@ -113,7 +111,7 @@ export class RedisStore implements Store {
 
   /** Counters for tests and metrics. */
   stats(): RedisStoreStats {
-    return { ...this.#stats };
+    return { ...this.#stats, refusals: this.#refusals.count };
   }
 
   /** True while the local fallback answers. */
@@ -203,6 +201,10 @@ export class RedisStore implements Store {
         output: `redis unreachable: ${this.#degradedReason} (local fallback active, ${this.#stats.spooled} rows spooled)`,
       };
     }
+    const refused = this.#refusals.recent();
+    // Slow or refusing is not an outage: calls get 503 state_unavailable, no fallback; health warns.
+    if (refused !== undefined)
+      return { status: 'warn', output: `redis ${where} reachable, refusing calls: ${refused}` };
     return { status: 'pass', output: `redis ${where} reachable, prefix ${this.#keys.prefix}` };
   }
 
@@ -211,16 +213,18 @@ export class RedisStore implements Store {
   async transact<T>(request: TransactRequest<T>): Promise<T> {
     this.#assertOpen();
     this.#stats.transacts += 1;
-    return this.#remoteOr(
-      // Waiting behind this process's earlier calls on the same keys counts toward the deadline.
-      (d) =>
-        this.#queue.within(d, request.keys, () => {
-          // Degraded while it waited: the fallback answers (#remoteOr catches this).
-          if (this.#degraded) throw new RedisUnreachable(this.#degradedReason);
-          return this.#remote!.transact(d, request, this.#maxAttempts, this.#stats);
-        }),
-      async () => this.#fallbackTransact(request),
-    );
+    if (this.#degraded) return this.#fallbackTransact(request);
+    // Waiting behind this process's own calls on the same keys is local ordering, not waiting on
+    // Redis: the deadline starts on our turn (each call before us is bounded by its own).
+    const release = await this.#queue.lock(request.keys);
+    try {
+      return await this.#remoteOr(
+        (d) => this.#remote!.transact(d, request, this.#maxAttempts, this.#stats),
+        async () => this.#fallbackTransact(request),
+      );
+    } finally {
+      release();
+    }
   }
 
   /** Admission in one ADMIT script; on the local fallback, `request` (the same decision in TypeScript). */
@@ -324,6 +328,7 @@ export class RedisStore implements Store {
       try {
         return await this.#deadlines.within(remote);
       } catch (err) {
+        if (err instanceof StateUnavailable) this.#refusals.note(err);
         if (!(err instanceof RedisUnreachable)) throw err;
       }
     }

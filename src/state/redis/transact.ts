@@ -3,7 +3,6 @@ import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreUnavailableError, type TransactRequest } from '../types.js';
 import type { Snapshot } from './codec.js';
-import type { Deadline } from './deadline.js';
 
 /**
  * Per-key queues of one process. Registering as the new tail of every key happens synchronously,
@@ -30,23 +29,6 @@ export class KeyQueue {
       release();
       for (const k of keys) if (this.#tails.get(k) === mine) this.#tails.delete(k);
     };
-  }
-
-  /** Runs `work` holding `keys`; the wait for them counts toward `d` (given up: released on arrival). */
-  async within<T>(d: Deadline, keys: readonly string[], work: () => Promise<T>): Promise<T> {
-    const locking = this.lock(keys);
-    let release: () => void;
-    try {
-      release = await d.race(locking);
-    } catch (err) {
-      void locking.then((r) => r());
-      throw err;
-    }
-    try {
-      return await work();
-    } finally {
-      release();
-    }
   }
 }
 
