@@ -9,10 +9,8 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { worstCaseCost } from '../src/metering/cost.js';
-import { PriceSource } from '../src/metering/prices.js';
-import { countChatTokens } from '../src/providers/openai/tokens.js';
 import { RedisStore } from '../src/state/redis/index.js';
+import { fleetMember, worstChatUsd } from './support/fleet.js';
 import { freePort, startRedis, stopRedis } from './support/redis.js';
 import { type Standin, startStandin } from './support/standin.js';
 import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
@@ -42,11 +40,12 @@ describe('a fleet of three sidecars sharing Redis', () => {
     for (let i = 0; i < 3; i++) {
       fleet.push(
         await startTestTollgate({
-          OPENAI_MODE: 'real',
-          OPENAI_API_KEY: KEY,
-          OPENAI_UPSTREAM_URL: standin.openaiBase,
-          STATE_URL: `redis://127.0.0.1:${port}/0`,
-          STATE_SPOOL_DIR: join(tmp, `spool-${fleet.length}-${Date.now()}`),
+          ...fleetMember(
+            KEY,
+            standin.openaiBase,
+            `redis://127.0.0.1:${port}/0`,
+            join(tmp, `spool-${fleet.length}-${Date.now()}`),
+          ),
           ...vars,
         }),
       );
@@ -69,13 +68,7 @@ describe('a fleet of three sidecars sharing Redis', () => {
 
   it('admits exactly N calls fleet-wide when the budget fits N worst cases', async () => {
     const N = 6;
-    const w = worstCaseCost(
-      new PriceSource().current,
-      'openai',
-      'gpt-4o-mini',
-      countChatTokens('gpt-4o-mini', messages),
-      MAX,
-    ).usd;
+    const w = worstChatUsd(messages, MAX);
     // A fresh budget scope per run: a provider budget keyed in this private Redis.
     await startFleet({ OPENAI_BUDGET_HOURLY_USD: String(N * w + w / 2) });
     standin.reset();
