@@ -33,7 +33,13 @@ export async function answers(redis: Redis, ms: number): Promise<void> {
 export async function takesWrites(redis: Redis, ms: number): Promise<boolean> {
   const d = new Deadline(ms, () => new Error(`no answer within ${ms} ms`));
   try {
-    const role = (await d.race(redis.call('ROLE').catch(() => ['master']))) as unknown[];
+    // ROLE refused (an ACL, a managed Redis without it): take the server as it says by answering.
+    const role = (await d.race(
+      redis.call('ROLE').catch((err: Error) => {
+        if (err.name !== 'ReplyError') throw err;
+        return ['master'];
+      }),
+    )) as unknown[];
     return role[0] === 'master';
   } finally {
     d.done();
