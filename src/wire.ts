@@ -124,7 +124,9 @@ async function buildCore(options: StartOptions) {
     providers.map((a) => [a.name, a.createMock(() => config().mock, { maxUploadBytes: Number.MAX_SAFE_INTEGER })]),
   ) as Record<Provider, ProviderMock & { close?(): void }>;
   const prices = priceSource(cfg);
-  const store = options.store ?? (await createStore(cfg.stateUrl, { log, spoolDir: cfg.stateSpoolDir }));
+  const store =
+    options.store ??
+    (await createStore(cfg.stateUrl, { log, spoolDir: cfg.stateSpoolDir, timeoutMs: cfg.stateTimeoutMs }));
   await store.open();
   const limiter = new Limiter({
     store,

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RedisStore } from '../src/state/redis/index.js';
+import { fleetMember } from './support/fleet.js';
 import { freePort, startRedis, stopRedis } from './support/redis.js';
 import { type Standin, startStandin } from './support/standin.js';
 import { chatWorstCaseUsd, startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
@@ -39,11 +40,12 @@ describe('a fleet of three sidecars sharing Redis', () => {
     for (let i = 0; i < 3; i++) {
       fleet.push(
         await startTestTollgate({
-          OPENAI_MODE: 'real',
-          OPENAI_API_KEY: KEY,
-          OPENAI_UPSTREAM_URL: standin.openaiBase,
-          STATE_URL: `redis://127.0.0.1:${port}/0`,
-          STATE_SPOOL_DIR: join(tmp, `spool-${fleet.length}-${Date.now()}`),
+          ...fleetMember(
+            KEY,
+            standin.openaiBase,
+            `redis://127.0.0.1:${port}/0`,
+            join(tmp, `spool-${fleet.length}-${Date.now()}`),
+          ),
           ...vars,
         }),
       );

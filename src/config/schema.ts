@@ -72,6 +72,7 @@ export const envSchema = z.object({
   RESERVE_OUTPUT_TOKENS: int(0).default(4096),
   STATE_URL: stateUrl,
   STATE_SPOOL_DIR: z.preprocess(blankToUndefined, z.string().default('./data/spool')),
+  STATE_TIMEOUT_MS: int(50).default(3000),
   PRICES_FILE: z.preprocess(blankToUndefined, z.string().optional()),
   CONFIG_FILE: z.preprocess(blankToUndefined, z.string().optional()),
   PID_FILE: z.preprocess(blankToUndefined, z.string().optional()),
@@ -112,6 +113,7 @@ export const RESTART_ONLY = [
   'STATE_URL',
   'STATE_SPOOL_DIR',
   'PID_FILE',
+  'STATE_TIMEOUT_MS',
   'OTEL_SERVICE_NAME',
   'OTEL_EXPORTER_OTLP_ENDPOINT',
 ] as const;

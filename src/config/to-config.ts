@@ -42,6 +42,8 @@ export interface Config {
   stateSpoolDir: string;
   /** Where the serving process writes its pid, for `tollgate reload`: PID_FILE, else beside the state. */
   pidFile: string;
+  /** How long a call waits for a slow remote store before 503 state_unavailable. */
+  stateTimeoutMs: number;
   pricesFile: string | undefined;
   configFile: string | undefined;
   extraPrices: FileConfig['prices'];
@@ -120,6 +122,7 @@ export function toConfig(env: EnvRecord, file: FileConfig = {}): Config {
     stateUrl: env.STATE_URL,
     stateSpoolDir: env.STATE_SPOOL_DIR,
     pidFile: env.PID_FILE ?? join(dirname(env.STATE_SPOOL_DIR), 'tollgate.pid'),
+    stateTimeoutMs: env.STATE_TIMEOUT_MS,
     pricesFile: env.PRICES_FILE,
     configFile: env.CONFIG_FILE,
     extraPrices: file.prices,

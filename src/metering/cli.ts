@@ -21,7 +21,10 @@ export async function costsCommand(options: { window: string; json: boolean; inp
     );
     return 1;
   }
-  const store = await createStore(config.stateUrl, { spoolDir: config.stateSpoolDir });
+  const store = await createStore(config.stateUrl, {
+    spoolDir: config.stateSpoolDir,
+    timeoutMs: config.stateTimeoutMs,
+  });
   try {
     await store.open();
     const limiter = new Limiter({ store, config: () => config });

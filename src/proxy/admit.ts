@@ -95,7 +95,11 @@ export async function admitCall(x: Exchange, req: Request, worst: WorstCaseOf): 
     return await x.deps.limiter.admit(admitRequest(x, req, worst, reserved));
   } catch (e) {
     if (e instanceof TollgateError) throw e;
-    // The store could not decide: refuse clearly rather than run an unmetered call.
-    throw new TollgateError(503, 'state_unavailable', 'The limits store could not admit this call', { cause: e });
+    // The store could not decide (no answer within STATE_TIMEOUT_MS, OOM, a bad key): refuse clearly
+    // rather than run an unmetered call.
+    throw new TollgateError(503, 'state_unavailable', 'The limits store could not admit this call', {
+      cause: e,
+      headers: { 'retry-after': '1' },
+    });
   }
 }

@@ -15,6 +15,8 @@ export interface StoreOptions {
   adoptLegacySpool?: boolean;
   /** Redis only: take other hosts' spool files as if their writers were gone (`--force`). */
   claimForeignSpool?: boolean;
+  /** How long a call waits for a slow remote store before it fails (STATE_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 /** The spool folder of a Redis store, read by `tollgate spool` and `tollgate costs` (loaded on demand). */

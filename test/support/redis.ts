@@ -17,14 +17,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-function pingOnce(port: number): Promise<boolean> {
+/** True once the server answers (with a password required, NOAUTH is an answer too). */
+function pingOnce(port: number, auth = false): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     socket.setTimeout(200);
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.once('data', (d) => {
       socket.destroy();
-      resolve(d.toString().startsWith('+PONG'));
+      resolve(d.toString().startsWith(auth ? '-NOAUTH' : '+PONG'));
     });
     socket.once('error', () => resolve(false));
     socket.once('timeout', () => {
@@ -34,14 +35,17 @@ function pingOnce(port: number): Promise<boolean> {
   });
 }
 
-/** A private redis-server; `dir` turns on an fsync-always AOF so a SIGKILL loses nothing acknowledged. */
-export async function startRedis(port: number, dir?: string): Promise<ChildProcess> {
+/**
+ * A private redis-server; `dir` turns on an fsync-always AOF so a SIGKILL loses nothing acknowledged;
+ * `extra` are more server arguments (`--enable-debug-command yes`, `--requirepass …`).
+ */
+export async function startRedis(port: number, dir?: string, extra: readonly string[] = []): Promise<ChildProcess> {
   const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no'];
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
-    stdio: 'ignore',
-  });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, ...extra];
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  const auth = extra.includes('--requirepass');
   for (let i = 0; i < 100; i++) {
-    if (await pingOnce(port)) return child;
+    if (await pingOnce(port, auth)) return child;
     await sleep(50);
   }
   child.kill('SIGKILL');

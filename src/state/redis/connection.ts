@@ -3,14 +3,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
 export interface ConnectionOptions {
-  /** A command not answered within this counts as Redis unreachable. */
-  commandTimeoutMs: number;
   connectTimeoutMs: number;
   /** The longest wait between reconnect attempts. */
   recoveryPollMs: number;
 }
 
-/** A client not yet connected, tuned so an outage shows at once instead of queuing commands. */
+/**
+ * A client not yet connected, tuned so a lost connection shows at once instead of queuing commands.
+ * No command timeout: a slow answer is not an outage; each store call is bounded by its Deadline.
+ */
 export function createClient(url: string, o: ConnectionOptions): Redis {
   return new Redis(url, {
     lazyConnect: true,
@@ -18,7 +19,6 @@ export function createClient(url: string, o: ConnectionOptions): Redis {
     // Fail fast so the fallback answers instead of the request waiting on a dead socket.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: o.commandTimeoutMs,
     connectTimeout: o.connectTimeoutMs,
     retryStrategy: (times) => Math.min(100 * times, o.recoveryPollMs),
   });

@@ -51,4 +51,13 @@ export class RedisKeys {
   hourTotals(hour: number): string {
     return `${this.prefix}ledger:agg:${hour}`;
   }
+
+  /** The Redis type a key of this layout holds (the table above), to name a key that holds another. */
+  typeOf(key: string): 'hash' | 'string' | 'zset' | undefined {
+    const rest = key.startsWith(this.prefix) ? key.slice(this.prefix.length) : undefined;
+    if (rest === undefined) return undefined;
+    if (rest.startsWith('kv:') || rest.startsWith('ledger:agg:')) return 'hash';
+    if (rest.startsWith('ledger:rows:') || rest === 'ledger:hours') return 'zset';
+    return 'string';
+  }
 }

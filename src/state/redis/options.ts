@@ -1,3 +1,5 @@
+import type { ProbeOptions } from './probe.js';
+
 export interface RedisStoreLog {
   warn(o: object, m: string): void;
   info(o: object, m: string): void;
@@ -21,8 +23,13 @@ export interface RedisStoreOptions {
   log?: RedisStoreLog;
   /** How long a row, its hour totals and its id guard are kept. */
   ledgerRetentionMs?: number;
-  /** A command not answered within this counts as Redis unreachable. */
-  commandTimeoutMs?: number;
+  /**
+   * How long a call waits for a slow Redis before it fails with StateUnavailable (STATE_TIMEOUT_MS,
+   * default 3000). A slow answer is not an outage.
+   */
+  timeoutMs?: number;
+  /** The store's own PING: every `intervalMs`, `timeoutMs` each, `failures` misses in a row = outage. */
+  probe?: Partial<ProbeOptions>;
   /** Bound on the initial connect; past it the store starts degraded. */
   connectTimeoutMs?: number;
   /** How often a degraded store checks whether Redis is back. */
@@ -47,6 +54,10 @@ export interface RedisStoreStats {
   replayed: number;
   /** Times the store switched to its local fallback. */
   degradedSwitches: number;
+  /** Calls that failed with StateUnavailable (no answer in time, OOM, WRONGTYPE). */
+  refusals: number;
+  /** Commands sent again after LOADING, BUSY, TRYAGAIN… or NOSCRIPT. */
+  waited: number;
 }
 
 export function emptyStats(): RedisStoreStats {
@@ -60,5 +71,7 @@ export function emptyStats(): RedisStoreStats {
     spooled: 0,
     replayed: 0,
     degradedSwitches: 0,
+    refusals: 0,
+    waited: 0,
   };
 }

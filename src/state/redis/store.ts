@@ -14,10 +14,12 @@ import {
   type TransactRequest,
 } from '../types.js';
 import { type ConnectionOptions, connectWithin, createClient } from './connection.js';
+import { type Deadline, Deadlines } from './deadline.js';
 import { LastAnswers, LastKnown } from './fallback.js';
 import { DAY, RedisKeys } from './keys.js';
 import { emptyStats, type RedisStoreLog, type RedisStoreOptions, type RedisStoreStats, silentLog } from './options.js';
-import { describeUrl, messageOf, RedisUnreachable } from './outage.js';
+import { describeUrl, messageOf, RedisUnreachable, Refusals, StateUnavailable, timedOut } from './outage.js';
+import { defaultProbe, Probe, type ProbeOptions } from './probe.js';
 import { RedisRemote } from './remote.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 import { Spool } from './spool.js';
@@ -28,26 +30,17 @@ import { validate } from './validate.js';
 /**
  * A {@link Store} over Redis, shared by every sidecar pointed at the same URL and prefix.
  *
- * Outage policy (contract section 6): when Redis stops answering (connection refused or closed,
- * a command past `commandTimeoutMs`, LOADING/READONLY/OOM…), the store switches to a local
- * `MemoryStore` seeded with the last values, versions and counters it saw, so limits and budgets
- * go on from the last known state (a budget's holds: this sidecar's own ones as they are, the
- * rest of the fleet's as one hold lasting as long as they could); `record` (and `settle`)
- * appends to the spool file, fsyncs, and applies the row to the fallback so local budgets see
- * it; `admit` and the release half of `settle` run their TypeScript decision on the fallback.
- * `counters` answers from the fallback; `aggregate` and `rows` answer from the last Redis answer
- * to the same query (if any) plus the rows booked locally — best effort, it may miss rows other
- * sidecars booked. `health()` fails with `degraded: true`. While degraded it pings every
- * `recoveryPollMs` (and listens for ioredis' reconnect); once Redis answers, the spool is replayed
- * in order through RECORD (rows Redis already has are skipped by the id guard), deleted once every
- * row went through, and the store switches back, dropping the fallback (its bucket states do not
- * flow back: Redis wins). Rows a gone sidecar spooled for this same server, db and prefix are
- * replayed by `open()` and the spool's sweep (spool.ts); another store's, never.
- *
- * A CAS, ADMIT or SETTLE whose reply was lost in the outage may have applied in Redis as well
- * as in the fallback; that errs on the side of spending capacity twice, never of granting it
- * twice (a row it booked is skipped by the id guard when the spool is replayed; a hold it left
- * in Redis expires).
+ * Outage rule (contract section 6, docs/operations.md "Runbook: Redis outage"): the store switches
+ * to its local fallback only on evidence Redis cannot answer — the connection closed, refused or
+ * reset, a READONLY reply (a replica now), or `probe.failures` PINGs in a row unanswered (probe.ts).
+ * A slow answer, or this process busy or stopped, is not an outage: a call waits up to `timeoutMs`
+ * (STATE_TIMEOUT_MS), then fails with StateUnavailable (503 `state_unavailable`); outage.ts gives
+ * each error reply its behaviour. On the fallback a `MemoryStore` seeded with what this process last
+ * saw decides (fallback.ts), rows go to the spool (spool.ts) and `health()` fails with `degraded`;
+ * once Redis answers and takes writes, the spool is replayed through RECORD (the id guard skips rows
+ * Redis has) and the store switches back. Rows a gone sidecar spooled for this same server, db and
+ * prefix are replayed too; another store's, never. A call whose reply was lost may have applied in
+ * Redis as well: that spends capacity twice, never grants it twice.
  *
  * @example
  * const store = new RedisStore('redis://127.0.0.1:6379', { spoolDir: './data/spool', log });
@@ -61,6 +54,9 @@ export class RedisStore implements Store {
   readonly #log: RedisStoreLog;
   readonly #retention: number;
   readonly #connection: ConnectionOptions;
+  readonly #probeOptions: ProbeOptions;
+  readonly #deadlines: Deadlines;
+  #probe: Probe | undefined;
   readonly #maxAttempts: number;
   readonly #spool: Spool;
 
@@ -80,10 +76,9 @@ export class RedisStore implements Store {
   /** The last connection error ioredis reported, for the reason shown in health. */
   #lastError = '';
   #fallback: MemoryStore | undefined;
-  #poll: NodeJS.Timeout | undefined;
-  #recovering = false;
 
   readonly #stats: RedisStoreStats = emptyStats();
+  readonly #refusals = new Refusals();
 
   constructor(url: string, options: RedisStoreOptions = {}) {
     this.#url = url;
@@ -91,8 +86,10 @@ export class RedisStore implements Store {
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? silentLog;
     this.#retention = options.ledgerRetentionMs ?? 400 * DAY;
+    const timeoutMs = options.timeoutMs ?? 3000;
+    this.#probeOptions = { ...defaultProbe, ...options.probe };
+    this.#deadlines = new Deadlines(timeoutMs, () => timedOut(describeUrl(url), timeoutMs));
     this.#connection = {
-      commandTimeoutMs: options.commandTimeoutMs ?? 500,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       recoveryPollMs: options.recoveryPollMs ?? 1000,
     };
@@ -118,7 +115,7 @@ export class RedisStore implements Store {
 
   /** Counters for tests and metrics. */
   stats(): RedisStoreStats {
-    return { ...this.#stats };
+    return { ...this.#stats, refusals: this.#refusals.count };
   }
 
   /** True while the local fallback answers. */
@@ -136,6 +133,7 @@ export class RedisStore implements Store {
       // Readiness does not depend on Redis alone (contract section 7): start on the fallback.
       this.#enterDegraded(messageOf(err));
     }
+    if (!this.#degraded) this.#probe?.watch();
 
     const leftover = await this.#spool.pending();
     this.#stats.spooled = leftover.length;
@@ -157,15 +155,23 @@ export class RedisStore implements Store {
       if (this.#closing === undefined) this.#enterDegraded(`connection closed (${this.#lastError || 'by server'})`);
     });
     redis.on('ready', () => {
-      void this.#tryRecover();
+      void this.#probe?.check();
     });
     this.#redis = defineScripts(redis);
+    this.#probe = new Probe(
+      redis,
+      { ...this.#probeOptions, recoveryPollMs: this.#connection.recoveryPollMs },
+      { down: (reason) => this.#enterDegraded(reason), back: () => this.#drainSpool() },
+    );
     this.#remote = new RedisRemote(this.#redis, {
       keys: this.#keys,
       retention: this.#retention,
       now: this.#now,
       last: this.#last,
       onOutage: (reason) => this.#enterDegraded(reason),
+      onRetry: () => {
+        this.#stats.waited += 1;
+      },
     });
     return this.#redis;
   }
@@ -176,8 +182,7 @@ export class RedisStore implements Store {
   }
 
   async #shutdown(): Promise<void> {
-    if (this.#poll !== undefined) clearInterval(this.#poll);
-    this.#poll = undefined;
+    this.#probe?.stop();
     await this.#spool.close();
     const redis = this.#redis;
     if (redis === undefined) return;
@@ -199,6 +204,10 @@ export class RedisStore implements Store {
         output: `redis unreachable: ${this.#degradedReason} (local fallback active, ${this.#stats.spooled} rows spooled)`,
       };
     }
+    const refused = this.#refusals.recent();
+    // Slow or refusing is not an outage: calls get 503 state_unavailable, no fallback; health warns.
+    if (refused !== undefined)
+      return { status: 'warn', output: `redis ${where} reachable, refusing calls: ${refused}` };
     return { status: 'pass', output: `redis ${where} reachable, prefix ${this.#keys.prefix}` };
   }
 
@@ -211,15 +220,14 @@ export class RedisStore implements Store {
     this.#assertOpen();
     this.#stats.transacts += 1;
     if (this.#degraded) return this.#fallbackTransact(request);
+    // Waiting behind this process's own calls on the same keys is local ordering, not waiting on
+    // Redis: the deadline starts on our turn (each call before us is bounded by its own).
     const release = await this.#queue.lock(request.keys);
     try {
-      if (this.#degraded) return this.#fallbackTransact(request);
-      return await this.#remote!.transact(request, this.#maxAttempts, () => {
-        this.#stats.retries += 1;
-      });
-    } catch (err) {
-      if (err instanceof RedisUnreachable) return this.#fallbackTransact(request);
-      throw err;
+      return await this.#remoteOr(
+        (d) => this.#remote!.transact(d, request, this.#maxAttempts, this.#stats),
+        async () => this.#fallbackTransact(request),
+      );
     } finally {
       release();
     }
@@ -230,7 +238,7 @@ export class RedisStore implements Store {
     this.#assertOpen();
     this.#stats.admits += 1;
     return this.#remoteOr(
-      async () => this.#remote!.admit(op),
+      (d) => this.#remote!.admit(d, op),
       async () => this.#fallbackTransact(request),
     );
   }
@@ -247,7 +255,7 @@ export class RedisStore implements Store {
     }
     this.#stats.settles += 1;
     return this.#remoteOr(
-      async () => this.#remote!.settle(op),
+      (d) => this.#remote!.settle(d, op),
       async () => {
         // Whether SETTLE applied before the connection went is unknown: the spool's replay books the
         // row once either way; the holds, if they stayed in Redis, expire.
@@ -270,7 +278,7 @@ export class RedisStore implements Store {
     validate(row, spend);
     this.#stats.records += 1;
     return this.#remoteOr(
-      async () => this.#remote!.record(row, spend),
+      (d) => this.#remote!.record(d, row, spend),
       async () => this.#recordLocally(row, spend),
     );
   }
@@ -287,7 +295,7 @@ export class RedisStore implements Store {
   async counters(keys: readonly string[]): Promise<Map<string, number>> {
     this.#assertOpen();
     return this.#remoteOr(
-      async () => this.#remote!.counters(keys),
+      (d) => this.#remote!.counters(d, keys),
       async () => this.#fallback!.countersSync(keys),
     );
   }
@@ -295,7 +303,7 @@ export class RedisStore implements Store {
   async aggregate(query: LedgerQuery): Promise<LedgerGroup[]> {
     this.#assertOpen();
     return this.#remoteOr(
-      async () => this.#lastAnswers.aggregated(query, await this.#remote!.aggregate(query)),
+      async (d) => this.#lastAnswers.aggregated(query, await this.#remote!.aggregate(d, query)),
       async () => this.#lastAnswers.aggregateWith(query, await this.#fallback!.aggregate(query)),
     );
   }
@@ -304,7 +312,7 @@ export class RedisStore implements Store {
     this.#assertOpen();
     const limit = query.limit ?? Number.POSITIVE_INFINITY;
     return this.#remoteOr(
-      async () => this.#lastAnswers.listed(query, limit, await this.#remote!.rows(query, limit)),
+      async (d) => this.#lastAnswers.listed(query, limit, await this.#remote!.rows(d, query, limit)),
       async () => this.#lastAnswers.rowsWith(query, limit, await this.#fallback!.rows(query)),
     );
   }
@@ -317,14 +325,16 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Runs `remote` against Redis unless the store is on its local fallback; when Redis cannot be
-   * reached (RedisUnreachable), runs `local` instead. Any other error is the caller's.
+   * Runs `remote` against Redis within STATE_TIMEOUT_MS unless the store is on its local fallback;
+   * when Redis cannot be reached (RedisUnreachable, also when an outage is declared while it waits),
+   * runs `local` instead. Any other error (StateUnavailable among them) is the caller's.
    */
-  async #remoteOr<T>(remote: () => Promise<T>, local: () => Promise<T>): Promise<T> {
+  async #remoteOr<T>(remote: (d: Deadline) => Promise<T>, local: () => Promise<T>): Promise<T> {
     if (!this.#degraded) {
       try {
-        return await remote();
+        return await this.#deadlines.within(remote);
       } catch (err) {
+        if (err instanceof StateUnavailable) this.#refusals.note(err);
         if (!(err instanceof RedisUnreachable)) throw err;
       }
     }
@@ -339,6 +349,8 @@ export class RedisStore implements Store {
     this.#degraded = true;
     this.#degradedReason = reason;
     this.#stats.degradedSwitches += 1;
+    // Calls still waiting on Redis turn to the fallback now rather than at their deadline.
+    this.#deadlines.abortAll(() => new RedisUnreachable(reason));
     this.#log.warn(
       {
         store: describeUrl(this.#url),
@@ -348,21 +360,7 @@ export class RedisStore implements Store {
       },
       'redis unreachable: serving limits and budgets from the local fallback, spooling ledger rows',
     );
-    this.#poll = setInterval(() => void this.#tryRecover(), this.#connection.recoveryPollMs);
-    this.#poll.unref();
-  }
-
-  async #tryRecover(): Promise<void> {
-    if (!this.#degraded || this.#recovering || this.#closing !== undefined) return;
-    this.#recovering = true;
-    try {
-      await this.#redis!.ping();
-      await this.#drainSpool();
-    } catch {
-      // Still down; the next poll or ioredis' reconnect tries again.
-    } finally {
-      this.#recovering = false;
-    }
+    this.#probe?.recover();
   }
 
   /**
@@ -373,7 +371,7 @@ export class RedisStore implements Store {
   async #drainSpool(): Promise<boolean> {
     return this.#spool.withLock(async () => {
       const replayed = await this.#spool
-        .drain((e) => this.#remote!.record(e.row, e.spend))
+        .drain((e) => this.#deadlines.within((d) => this.#remote!.record(d, e.row, e.spend)))
         .catch((err: unknown) => {
           if (err instanceof RedisUnreachable) return -1;
           throw err;
@@ -392,8 +390,7 @@ export class RedisStore implements Store {
     this.#degradedReason = '';
     this.#lastError = '';
     this.#fallback = undefined;
-    if (this.#poll !== undefined) clearInterval(this.#poll);
-    this.#poll = undefined;
+    this.#probe?.watch();
     this.#log.info({ store: describeUrl(this.#url) }, 'redis reachable again: back on the shared store');
   }
 }
