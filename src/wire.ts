@@ -306,7 +306,8 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       await flushTelemetry(options.telemetry, grace - (performance.now() - started), log);
       // The last line before exit: everything above, the spans' fate included, is already logged.
       log.info({ reason }, 'stopped');
-      log.flush?.();
+      // The log stream is asynchronous: the process may exit right after, so wait for it to drain.
+      await new Promise<void>((resolve) => log.flush(() => resolve()));
     })();
     return closing;
   };
