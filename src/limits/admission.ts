@@ -12,6 +12,7 @@ import type {
 import { resetMs } from './bucket.js';
 import { decideAdmit, decideRelease } from './decide.js';
 import { type BucketView, fmtReset, rateLimitHeaders } from './headers.js';
+import { JobBook, type JobHold } from './job-book.js';
 import {
   type BucketRef,
   type BudgetRef,
@@ -84,6 +85,11 @@ export interface Admission {
    * beyond the actual are refunded, an excess is charged as debt.
    */
   settle(outcome: SettleOutcome): Promise<void>;
+  /**
+   * Instead of `settle`: hands what admission held (budget holds and pages) to the job the call
+   * started, to be settled once by the job (see `Limiter.book`). Tokens are not held by jobs.
+   */
+  keep(job: JobHold): Promise<void>;
 }
 
 export interface LimiterDeps {
@@ -149,10 +155,13 @@ function bucketViews(rules: Rules, verdict: AdmitVerdict): BucketView[] {
 export class Limiter {
   readonly #deps: LimiterDeps;
   readonly #book: RuleBook;
+  /** LlamaParse jobs' holds, kept in the store. */
+  readonly jobs: JobBook;
 
   constructor(deps: LimiterDeps) {
     this.#deps = deps;
     this.#book = new RuleBook(deps.config().budgets.timezone);
+    this.jobs = new JobBook(deps.store);
   }
 
   #now(): number {
@@ -235,6 +244,14 @@ export class Limiter {
       buckets: views,
       headers: rateLimitHeaders(views),
       settle: (outcome) => this.#settle(a, holdKeys, reserved, outcome),
+      keep: async (job) => {
+        if (holdKeys.length === 0 && a.rules.pageBuckets.length === 0) return;
+        const keyExpiry: Record<string, number> = {};
+        for (const k of holdKeys) keyExpiry[k] = a.budgets!.expiresAt(k, 0);
+        const settleAfterMs = this.#deps.config().parseJobs.settleAfterMs;
+        const held = { ...job, holdNano: holdKeys.length > 0 ? worstNano : 0, holdKeys: [...holdKeys], keyExpiry };
+        await this.jobs.keep(a.req.id, { ...held, pages: a.req.pages }, settleAfterMs);
+      },
     };
   }
 
@@ -246,6 +263,7 @@ export class Limiter {
       settle: async (outcome) => {
         if (outcome.row) await this.#deps.store.record(outcome.row, this.#spendFor(outcome.row, requestModel));
       },
+      keep: async () => {},
     };
   }
 
@@ -263,17 +281,20 @@ export class Limiter {
     return out;
   }
 
-  /** Books a row outside any admission (a LlamaParse job booked once when its result is read). */
+  /**
+   * Books a row outside any admission: a LlamaParse job, once, when its result is read (or the
+   * sidecar settles it). The job's hold, if one was kept, is released in the same go and its pages
+   * buckets adjusted to the job's pages; a job nobody held for is charged its pages now.
+   */
   async book(
     row: LedgerRow,
     extra?: { provider: Provider; model: string | undefined; pages: number },
   ): Promise<boolean> {
     const fresh = await this.#deps.store.record(row, this.#spendFor(row, extra?.model));
-    if (fresh && extra && extra.pages > 0) {
-      // The upload reserved one page; the rest of the job's pages are charged now.
-      const refs = this.#book.rulesFor(this.#deps.config(), extra.provider, extra.model).pageBuckets;
-      if (refs.length > 0) await this.#charge(refs, -(extra.pages - 1));
-    }
+    if (extra === undefined) return fresh;
+    const refs = this.#book.rulesFor(this.#deps.config(), extra.provider, extra.model).pageBuckets;
+    const settled = await this.jobs.settle(row.id, extra.pages, refs);
+    if (fresh && settled === undefined && extra.pages > 0 && refs.length > 0) await this.#charge(refs, -extra.pages);
     return fresh;
   }
 

@@ -8,6 +8,7 @@ export {
   type PreparedJson,
   type ProviderAdapter,
   type RouteSpec,
+  type SpooledUpload,
   type Usage,
   type WorstCase,
 } from './adapter.js';

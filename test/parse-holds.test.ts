@@ -1,0 +1,151 @@
+/**
+ * A LlamaParse upload holds its pages before LlamaCloud sees a byte, and the job settles the hold
+ * once (contract section 6): REAL mode against the loopback stand-in, which bills the pages of the
+ * PDF it receives. $0.02 a day on cost_effective (3 credits a page, $0.00375 a page).
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { PDFDocument } from 'pdf-lib';
+import { type Standin, startStandin } from './support/standin.js';
+import { startTestTollgate, type TestTollgate } from './support/tollgate.js';
+
+const ADMIN = 'admin-token-parse-holds-0123456789';
+const LLX = 'llx-test-parse-holds-0123456789';
+const PAGE_USD = 0.00375;
+const near = (a: number, b: number) => Math.abs(a - b) < 1e-9;
+
+/** An n-page PDF written by pdf-lib. */
+export async function pdfOf(pages: number): Promise<Uint8Array> {
+  const doc = await PDFDocument.create();
+  for (let i = 0; i < pages; i++) doc.addPage([612, 792]).drawText(`Page ${i + 1}`, { x: 72, y: 720 });
+  return doc.save();
+}
+
+export function uploadForm(pdf: Uint8Array, fields: Record<string, string> = {}): FormData {
+  const form = new FormData();
+  form.append('file', new Blob([Buffer.from(pdf)], { type: 'application/pdf' }), 'doc.pdf');
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  return form;
+}
+
+export interface BudgetView {
+  scope: string;
+  window: string;
+  spent_usd: number;
+  held_usd: number;
+}
+
+export async function llamaBudget(url: string): Promise<BudgetView> {
+  const res = await fetch(`${url}/admin/costs?window=day`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  const body = (await res.json()) as { budgets: BudgetView[] };
+  return body.budgets.find((b) => b.scope === 'llamaparse' && (b.window === 'day' || b.window === 'daily'))!;
+}
+
+export const PARSE_VARS = {
+  LLAMAPARSE_MODE: 'real',
+  LLAMA_CLOUD_API_KEY: LLX,
+  LLAMAPARSE_BUDGET_DAILY_USD: '0.02',
+  ADMIN_TOKEN: ADMIN,
+  HEALTH_CHECK_INTERVAL_MS: '600000',
+};
+
+describe('LlamaParse holds on a $0.02 daily budget (REAL mode)', () => {
+  let standin: Standin;
+  let tg: TestTollgate | undefined;
+  const upload = (form: FormData) =>
+    fetch(`${tg!.url}/llamaparse/api/v1/parsing/upload`, { method: 'POST', body: form });
+  const resultJson = (id: string) => fetch(`${tg!.url}/llamaparse/api/v1/parsing/job/${id}/result/json`);
+  const uploads = () => standin.hits('/api/v1/parsing/upload');
+  const start = async (vars: Record<string, string> = {}) => {
+    tg = await startTestTollgate({ ...PARSE_VARS, LLAMAPARSE_UPSTREAM_URL: standin.llamaparseBase, ...vars });
+  };
+
+  before(async () => {
+    standin = await startStandin({ expectLlamaKey: LLX, quiet: true });
+  });
+  beforeEach(() => standin.reset());
+  after(async () => {
+    await tg?.close();
+    await standin.close();
+  });
+  const stop = async () => {
+    await tg?.close();
+    tg = undefined;
+  };
+
+  it('refuses a 10-page PDF at upload (429 budget_exceeded) and sends LlamaCloud nothing', async () => {
+    await start();
+    const res = await upload(uploadForm(await pdfOf(10)));
+    assert.equal(res.status, 429);
+    assert.equal(((await res.json()) as { code: string }).code, 'budget_exceeded');
+    assert.equal(uploads(), 0);
+    await stop();
+  });
+
+  it('admits the same PDF with max_pages=2 and settles it to exactly $0.0075 when read', async () => {
+    await start();
+    const res = await upload(uploadForm(await pdfOf(10), { max_pages: '2' }));
+    assert.equal(res.status, 200);
+    const { id } = (await res.json()) as { id: string };
+    assert.ok(near((await llamaBudget(tg!.url)).held_usd, 2 * PAGE_USD));
+    const read = await resultJson(id);
+    assert.equal(read.status, 200);
+    assert.equal(Number(read.headers.get('x-tollgate-cost-usd')), 0.0075);
+    const budget = await llamaBudget(tg!.url);
+    assert.equal(budget.spent_usd, 0.0075);
+    assert.equal(budget.held_usd, 0);
+    await stop();
+  });
+
+  it('admits one of two 4-page PDFs uploaded and read one after the other', async () => {
+    await start();
+    const first = await upload(uploadForm(await pdfOf(4)));
+    assert.equal(first.status, 200);
+    await (await resultJson(((await first.json()) as { id: string }).id)).arrayBuffer();
+    const second = await upload(uploadForm(await pdfOf(4)));
+    assert.equal(second.status, 429);
+    assert.equal(uploads(), 1);
+    assert.ok(near((await llamaBudget(tg!.url)).spent_usd, 4 * PAGE_USD));
+    await stop();
+  });
+
+  it('admits exactly one of eight concurrent 3-page uploads; one upload reaches LlamaCloud', async () => {
+    await start();
+    const pdf = await pdfOf(3);
+    const statuses = await Promise.all(Array.from({ length: 8 }, async () => (await upload(uploadForm(pdf))).status));
+    assert.deepEqual(
+      statuses.filter((s) => s === 200),
+      [200],
+    );
+    assert.equal(statuses.filter((s) => s === 429).length, 7);
+    assert.equal(uploads(), 1);
+    await stop();
+  });
+
+  it('two unread 2-page jobs refuse a third and show as held in /admin/costs', async () => {
+    await start();
+    const pdf = await pdfOf(2);
+    assert.equal((await upload(uploadForm(pdf))).status, 200);
+    assert.equal((await upload(uploadForm(pdf))).status, 200);
+    assert.equal((await upload(uploadForm(pdf))).status, 429);
+    const budget = await llamaBudget(tg!.url);
+    assert.ok(near(budget.held_usd, 4 * PAGE_USD), `held ${budget.held_usd}`);
+    assert.equal(budget.spent_usd, 0);
+    assert.equal(uploads(), 2);
+    await stop();
+  });
+
+  it('settles a job read twice once', async () => {
+    await start();
+    const res = await upload(uploadForm(await pdfOf(2)));
+    const { id } = (await res.json()) as { id: string };
+    assert.equal(Number((await resultJson(id)).headers.get('x-tollgate-cost-usd')), 0.0075);
+    assert.equal(Number((await resultJson(id)).headers.get('x-tollgate-cost-usd')), 0);
+    const budget = await llamaBudget(tg!.url);
+    assert.equal(budget.spent_usd, 0.0075);
+    assert.equal(budget.held_usd, 0);
+    const rows = await tg!.store.rows({ from: 0, to: Date.now() + 1 });
+    assert.equal(rows.filter((r) => r.id === `llamaparse:job:${id}`).length, 1);
+    await stop();
+  });
+});
