@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { PDFDocument } from 'pdf-lib';
 import { type Standin, startStandin } from './support/standin.js';
-import { startTestTollgate, type TestTollgate } from './support/tollgate.js';
+import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
 const ADMIN = 'admin-token-parse-holds-0123456789';
 const LLX = 'llx-test-parse-holds-0123456789';
@@ -146,6 +146,41 @@ describe('LlamaParse holds on a $0.02 daily budget (REAL mode)', () => {
     assert.equal(budget.held_usd, 0);
     const rows = await tg!.store.rows({ from: 0, to: Date.now() + 1 });
     assert.equal(rows.filter((r) => r.id === `llamaparse:job:${id}`).length, 1);
+    await stop();
+  });
+
+  it('settles an unread job itself after LLAMAPARSE_SETTLE_AFTER_S, from the job result metadata', async () => {
+    await start({ LLAMAPARSE_SETTLE_AFTER_S: '1' });
+    const res = await upload(uploadForm(await pdfOf(10), { max_pages: '3' }));
+    assert.equal(res.status, 200);
+    const { id } = (await res.json()) as { id: string };
+    await until(() => tg!.logs.some((l) => l.event === 'parse_job_settled' && l.job === id), 30_000);
+    const budget = await llamaBudget(tg!.url);
+    assert.ok(near(budget.spent_usd, 3 * PAGE_USD), `spent ${budget.spent_usd}`);
+    assert.equal(budget.held_usd, 0);
+    const rows = await tg!.store.rows({ from: 0, to: Date.now() + 1 });
+    const row = rows.find((r) => r.id === `llamaparse:job:${id}`)!;
+    assert.equal(row.operation, 'parse.settled.sidecar');
+    assert.equal(row.pages, 3);
+    assert.ok(standin.requests.some((r) => r.url === `/api/v1/parsing/job/${id}/result/json`));
+    assert.ok(!JSON.stringify(rows).includes(LLX));
+    assert.ok(!tg!.logText().includes(LLX));
+    await stop();
+  });
+
+  it('keeps the hold of a job LlamaCloud no longer knows (404) until it expires', async () => {
+    await start({ LLAMAPARSE_SETTLE_AFTER_S: '1' });
+    const res = await upload(uploadForm(await pdfOf(2)));
+    const { id } = (await res.json()) as { id: string };
+    await standin.setFault({ kind: 'status', status: 404 }, { paths: `/api/v1/parsing/job/${id}` });
+    await until(
+      () => tg!.logs.some((l) => l.event === 'parse_job_settled' && l.job === id && l.how === 'gone'),
+      30_000,
+    );
+    const budget = await llamaBudget(tg!.url);
+    assert.equal(budget.spent_usd, 0);
+    assert.ok(near(budget.held_usd, 2 * PAGE_USD));
+    await standin.setFault(null);
     await stop();
   });
 });

@@ -176,7 +176,7 @@ export function formatReport(r: CostReport): string {
     lines.push('', 'Budgets');
     for (const b of r.budgets) {
       lines.push(
-        `  ${b.scope.padEnd(12)} ${b.window.padEnd(8)} limit ${money(b.limit_usd)}  spent ${money(b.spent_usd)}  remaining ${money(b.remaining_usd)}  forecast ${money(b.forecast_usd)}`,
+        `  ${b.scope.padEnd(12)} ${b.window.padEnd(8)} limit ${money(b.limit_usd)}  spent ${money(b.spent_usd)}  held ${money(b.held_usd)}  remaining ${money(b.remaining_usd)}  forecast ${money(b.forecast_usd)}`,
       );
     }
   } else {
