@@ -305,7 +305,10 @@ describe('formatReport', () => {
     assert.deepEqual(totalLine.trim().split(/\s+/), ['total', '6', '3700', '400', '750', '4', '$0.0171']);
     assert.match(text, /real \$0\.0170 \(4 calls\), mock shadow \$0\.000055 \(2 calls\)/);
     assert.match(text, /forecast \$0\.0273/);
-    assert.match(text, /Budgets\n\s+total\s+daily\s+limit \$5\.0000\s+spent \$0\.0170\s+held \$0\.0000\s+remaining \$4\.9830/);
+    assert.match(
+      text,
+      /Budgets\n\s+total\s+daily\s+limit \$5\.0000\s+spent \$0\.0170\s+held \$0\.0000\s+remaining \$4\.9830/,
+    );
     // One line per group, in the report's order.
     const lines = text.split('\n');
     const idx = (model: string) => lines.findIndex((l) => l.includes(` ${model} `) || l.includes(` ${model}  `));
