@@ -70,13 +70,15 @@ export const llamaparse: ProviderAdapter = {
     const expanded = [body.markdown, body.text].find((x) => isObject(x) && Array.isArray(x.pages)) as
       | { pages: unknown[] }
       | undefined;
-    const v2Usage = isObject(job?.usage) ? job.usage : isObject(body.usage) ? body.usage : undefined;
-    if (meta === undefined && v2Usage === undefined && (expanded === undefined || job?.status !== 'COMPLETED'))
+    // v2 `expand=usage`: the credits billed, once billing recorded them (null before).
+    const v2Usage = isObject(job?.usage) ? job.usage : undefined;
+    const v2Credits = count(v2Usage?.credits);
+    if (meta === undefined && v2Credits === undefined && (expanded === undefined || job?.status !== 'COMPLETED'))
       return undefined;
     const usage = emptyUsage();
     usage.reported = true;
-    usage.pages = count(meta?.job_pages) ?? count(v2Usage?.pages) ?? expanded?.pages.length ?? 0;
-    usage.credits = count(meta?.credits_used) ?? count(meta?.job_credits_usage) ?? count(v2Usage?.credits);
+    usage.pages = count(meta?.job_pages) ?? expanded?.pages.length ?? 0;
+    usage.credits = count(meta?.credits_used) ?? count(meta?.job_credits_usage) ?? v2Credits;
     const premium = count(meta?.job_auto_mode_triggered_pages);
     if (premium !== undefined && premium > 0) usage.premiumPages = premium;
     if (typeof job?.tier === 'string') usage.tier = job.tier;
