@@ -1,6 +1,7 @@
 import type { BucketLimit, Store } from '../state/index.js';
 import {
   decideClaim,
+  decideForget,
   decideGone,
   decideKeep,
   decideSettleJob,
@@ -72,6 +73,17 @@ export class JobBook {
       expiresAt: jobKeyExpiry(undefined),
     });
     const records = await Promise.all(ids.map((id) => this.record(id)));
+    const missing = ids.filter((_, i) => records[i] === undefined);
+    // Settled meanwhile (or its record expired): nothing left to claim.
+    if (missing.length > 0) await this.#forget(missing);
     return records.filter((r): r is JobRecord => r !== undefined);
+  }
+
+  #forget(ids: readonly string[]): Promise<void> {
+    return this.store.transact({
+      keys: [PENDING_JOBS_KEY, ...ids.map(jobKey)],
+      decide: (values) => decideForget(ids, values),
+      expiresAt: jobKeyExpiry(undefined),
+    });
   }
 }

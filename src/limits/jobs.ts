@@ -158,6 +158,18 @@ export function decideClaim(
   return { writes: new Map([[PENDING_JOBS_KEY, next]]), result: due };
 }
 
+/** Drops index entries of jobs that have no record (read in the same step, so a new record stays). */
+export function decideForget(
+  ids: readonly string[],
+  values: ReadonlyMap<string, unknown>,
+): { writes: Writes; result: undefined } {
+  const pending = { ...((values.get(PENDING_JOBS_KEY) as Pending | undefined) ?? {}) };
+  const gone = ids.filter((id) => values.get(jobKey(id)) === undefined && id in pending);
+  if (gone.length === 0) return { writes: new Map(), result: undefined };
+  for (const id of gone) delete pending[id];
+  return { writes: new Map([[PENDING_JOBS_KEY, pending]]), result: undefined };
+}
+
 /** When each key a job transaction writes may be forgotten. */
 export const jobKeyExpiry =
   (record: Pick<JobRecord, 'keyExpiry'> | undefined) =>
