@@ -4,6 +4,9 @@
  * PDF it receives. $0.02 a day on cost_effective (3 credits a page, $0.00375 a page).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { llamaBudget, PARSE_VARS, pdfOf, uploadForm } from './support/parse.js';
 import { type Standin, startStandin } from './support/standin.js';
@@ -146,5 +149,42 @@ describe('LlamaParse holds on a $0.02 daily budget (REAL mode)', () => {
     assert.ok(near(budget.held_usd, 2 * PAGE_USD));
     await standin.setFault(null);
     await stop();
+  });
+
+  it('settles an unread v2 job itself from ?expand=job_metadata', async () => {
+    await start({ LLAMAPARSE_SETTLE_AFTER_S: '1' });
+    const form = uploadForm(await pdfOf(6));
+    form.append(
+      'configuration',
+      JSON.stringify({ tier: 'cost_effective', version: 'latest', page_ranges: { target_pages: '2-4' } }),
+    );
+    const res = await fetch(`${tg!.url}/llamaparse/api/v2/parse/upload`, { method: 'POST', body: form });
+    assert.equal(res.status, 200);
+    const { id } = (await res.json()) as { id: string };
+    assert.ok(near((await llamaBudget(tg!.url)).held_usd, 3 * PAGE_USD));
+    await until(() => tg!.logs.some((l) => l.event === 'parse_job_settled' && l.job === id), 30_000);
+    assert.ok(standin.requests.some((r) => r.url === `/api/v2/parse/${id}?expand=job_metadata`));
+    const budget = await llamaBudget(tg!.url);
+    assert.ok(near(budget.spent_usd, 3 * PAGE_USD), `spent ${budget.spent_usd}`);
+    assert.equal(budget.held_usd, 0);
+    await stop();
+  });
+
+  it('keeps a job hold across a restart (sqlite) and settles it when the restarted sidecar reads it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-holds-'));
+    const state = { STATE_URL: `sqlite:${join(dir, 'state.db')}` };
+    await start(state);
+    const res = await upload(uploadForm(await pdfOf(2)));
+    const { id } = (await res.json()) as { id: string };
+    await stop();
+    await start(state);
+    assert.ok(near((await llamaBudget(tg!.url)).held_usd, 2 * PAGE_USD));
+    assert.equal((await upload(uploadForm(await pdfOf(4)))).status, 429, 'the held job still counts');
+    assert.equal(Number((await resultJson(id)).headers.get('x-tollgate-cost-usd')), 0.0075);
+    const budget = await llamaBudget(tg!.url);
+    assert.equal(budget.spent_usd, 0.0075);
+    assert.equal(budget.held_usd, 0);
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -94,8 +94,9 @@ export class JobSettler {
     const cfg = this.deps.config();
     const provider = adapter.name;
     const target = cfg.providers[provider];
-    // Only a job the provider ran, and only in REAL mode with a key, is fetched; else its hold stands.
-    if (record.servedBy !== 'real' || this.deps.modes.get(provider) !== 'real' || target.apiKey === undefined)
+    // Only a job the provider ran, while the provider is used (REAL, or HYBRID) with a key, is fetched;
+    // else its hold stands until it expires.
+    if (record.servedBy !== 'real' || this.deps.modes.get(provider) === 'mock' || target.apiKey === undefined)
       return 'later';
     const path = adapter.jobResultPath?.(record.operation, record.jobId);
     if (path === undefined) return 'later';
