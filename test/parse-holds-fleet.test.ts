@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { llamaBudget, PARSE_VARS, pdfOf, uploadForm } from './support/parse.js';
 import { freePort, startRedis, stopRedis } from './support/redis.js';
 import { type Standin, startStandin } from './support/standin.js';
-import { startTestTollgate, type TestTollgate } from './support/tollgate.js';
+import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
 const PAGE_USD = 0.00375;
 const near = (a: number, b: number) => Math.abs(a - b) < 1e-9;
@@ -105,4 +105,21 @@ describe('LlamaParse holds in MOCK (BUDGET_INCLUDE_MOCK=true) and HYBRID', () =>
       tg = undefined;
     });
   }
+
+  it('mock: an unread mock job is settled by the sidecar from the mock, as LlamaCloud jobs are', async () => {
+    tg = await startTestTollgate({
+      ...PARSE_VARS,
+      LLAMAPARSE_MODE: 'mock',
+      BUDGET_INCLUDE_MOCK: 'true',
+      LLAMAPARSE_SETTLE_AFTER_S: '1',
+    });
+    const res = await upload(tg.url, uploadForm(await pdfOf(10), { max_pages: '2' }));
+    const { id } = (await res.json()) as { id: string };
+    await until(() => tg!.logs.some((l) => l.event === 'parse_job_settled' && l.job === id), 30_000);
+    const budget = await llamaBudget(tg.url);
+    assert.equal(budget.spent_usd, 0.0075);
+    assert.equal(budget.held_usd, 0);
+    await tg.close();
+    tg = undefined;
+  });
 });

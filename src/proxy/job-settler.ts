@@ -4,6 +4,7 @@ import { emptyUsage, type ProviderAdapter, type Usage } from '../providers/index
 import type { LedgerRow } from '../state/index.js';
 import { collect } from './body.js';
 import type { ProxyDeps } from './deps.js';
+import { mockReply, type Reply } from './reply.js';
 
 /** How the sidecar settled a job nobody read: the ledger row's operation says so. */
 export type SettledBy = 'parse.settled.sidecar' | 'parse.settled.expired';
@@ -89,17 +90,31 @@ export class JobSettler {
     await this.#book(adapter, record, outcome.usage, 'parse.settled.sidecar');
   }
 
-  /** The job's result metadata from the provider, with the sidecar's key. */
+  /** What the job reports, asked of whoever ran it: the provider (with the sidecar's key) or the mock. */
   async #fetch(adapter: ProviderAdapter, record: JobRecord): Promise<Outcome> {
+    const path = adapter.jobResultPath?.(record.operation, record.jobId);
+    if (path === undefined) return 'later';
+    const answer =
+      record.servedBy === 'mock' ? await this.#askMock(adapter, record, path) : await this.#ask(adapter, path);
+    if (answer === undefined) return 'later';
+    if (answer.status === 404) return 'gone';
+    if (answer.status !== 200) return 'later';
+    let usage: Usage | undefined;
+    try {
+      usage = adapter.usageFromJson('parse.result.json', JSON.parse(answer.text));
+    } catch {
+      return 'later';
+    }
+    // Not finished yet (or nothing reported): ask again after the lease.
+    return usage?.reported ? { usage } : 'later';
+  }
+
+  /** The provider's answer, while the provider is used (REAL, or HYBRID) with a key; else none yet. */
+  async #ask(adapter: ProviderAdapter, path: string): Promise<{ status: number; text: string } | undefined> {
     const cfg = this.deps.config();
     const provider = adapter.name;
     const target = cfg.providers[provider];
-    // Only a job the provider ran, while the provider is used (REAL, or HYBRID) with a key, is fetched;
-    // else its hold stands until it expires.
-    if (record.servedBy !== 'real' || this.deps.modes.get(provider) === 'mock' || target.apiKey === undefined)
-      return 'later';
-    const path = adapter.jobResultPath?.(record.operation, record.jobId);
-    if (path === undefined) return 'later';
+    if (this.deps.modes.get(provider) === 'mock' || target.apiKey === undefined) return undefined;
     const res = await this.deps.upstreams.request(
       provider,
       {
@@ -115,20 +130,25 @@ export class JobSettler {
         abort: new AbortController(),
       },
     );
-    const got = await collect(res.body, MAX_RESULT_BYTES, 'upstream body closed early');
-    if (res.status === 404) return 'gone';
-    if (res.status !== 200 || got.whole === undefined) {
-      if (got.whole === undefined) res.body.destroy();
-      return 'later';
-    }
-    let usage: Usage | undefined;
-    try {
-      usage = adapter.usageFromJson('parse.result.json', JSON.parse(got.whole.toString('utf8')));
-    } catch {
-      return 'later';
-    }
-    // Not finished yet (or nothing reported): ask again after the lease.
-    return usage?.reported ? { usage } : 'later';
+    return { status: res.status, text: await textOf(res.body) };
+  }
+
+  /** The mock's answer for a job it ran (only the sidecar that ran it knows it: elsewhere it is a 404). */
+  async #askMock(adapter: ProviderAdapter, record: JobRecord, path: string) {
+    const at = path.indexOf('?');
+    const reply = mockReply(
+      await this.deps.mocks[adapter.name].handle({
+        operation: record.operation.startsWith('parse.v2') ? 'parse.v2.get' : 'parse.result.json',
+        method: 'GET',
+        path: adapter.mockPath(at === -1 ? path : path.slice(0, at)),
+        params: { id: record.jobId },
+        query: new URLSearchParams(at === -1 ? '' : path.slice(at + 1)),
+        headers: {},
+        signal: new AbortController().signal,
+        correlationId: record.correlationId,
+      }),
+    );
+    return { status: reply.status, text: await textOf(reply.body) };
   }
 
   async #book(adapter: ProviderAdapter, record: JobRecord, usage: Usage, settledBy: SettledBy): Promise<void> {
@@ -156,6 +176,17 @@ export class JobSettler {
     await limiter.book(row, { provider: record.provider as Provider, model: record.model, pages: usage.pages });
     this.options.onSettled?.(record, settledBy);
   }
+}
+
+async function textOf(body: Reply['body']): Promise<string> {
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
+  const got = await collect(body, MAX_RESULT_BYTES, 'result body closed early');
+  if (got.whole === undefined) {
+    body.destroy();
+    return '';
+  }
+  return got.whole.toString('utf8');
 }
 
 /** An expired job is booked at what it held. */
