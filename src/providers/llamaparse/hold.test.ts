@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { PDFDocument } from 'pdf-lib';
-import { heldPages, uploadWorstCase, v2Selection } from './hold.js';
+import { heldPages, uploadWorstCase, v2Selection, v2Tier } from './hold.js';
 
 async function pdfOf(pages: number): Promise<Buffer> {
   const doc = await PDFDocument.create();
@@ -66,5 +66,15 @@ describe('what a LlamaParse upload holds', () => {
     assert.deepEqual([v2.pages, v2.model], [4, 'agentic']);
     const text = await uploadWorstCase('parse.upload', await spooled(Buffer.from('hello'), 'a.txt', {}), 6);
     assert.equal(text.pages, 6);
+  });
+
+  it('holds a v2 configuration with auto mode rules at the dearest tier a rule applies', () => {
+    const rules = [{ parsing_conf: { tier: 'agentic' } }, { parsing_conf: { tier: 'fast' } }];
+    assert.equal(v2Tier({ tier: 'cost_effective', processing_options: { auto_mode_configuration: rules } }), 'agentic');
+    assert.equal(
+      v2Tier({ tier: 'agentic_plus', processing_options: { auto_mode_configuration: rules } }),
+      'agentic_plus',
+    );
+    assert.equal(v2Tier({}), 'cost_effective');
   });
 });

@@ -105,6 +105,26 @@ function v1Tier(fields: Fields): string {
   return autoMode ? PREMIUM_TIER : tierFromV1Fields(fields);
 }
 
+/** Tiers by price, cheapest first: auto mode is held at the dearest tier a rule may apply. */
+const TIER_ORDER = ['fast', 'cost_effective', 'agentic', 'agentic_plus'];
+
+/**
+ * The tier a v2 configuration is billed at: its `tier`, or the dearest `parsing_conf.tier` of its
+ * auto mode rules (`processing_options.auto_mode_configuration`) when that is dearer.
+ */
+export function v2Tier(config: Record<string, unknown>): string {
+  const base = typeof config.tier === 'string' ? config.tier : 'cost_effective';
+  const options = isObject(config.processing_options) ? config.processing_options : {};
+  const rules = Array.isArray(options.auto_mode_configuration) ? options.auto_mode_configuration : [];
+  let tier = base;
+  for (const rule of rules) {
+    const conf = isObject(rule) && isObject(rule.parsing_conf) ? rule.parsing_conf : {};
+    const t = conf.tier;
+    if (typeof t === 'string' && TIER_ORDER.indexOf(t) > TIER_ORDER.indexOf(tier)) tier = t;
+  }
+  return tier;
+}
+
 function parseConfiguration(raw: string | undefined): Record<string, unknown> {
   try {
     const parsed: unknown = raw === undefined ? {} : JSON.parse(raw);
@@ -123,8 +143,8 @@ export async function uploadWorstCase(
   const { fields, pages } = await readForm(upload);
   if (operation === 'parse.v2.upload') {
     const config = parseConfiguration(last(fields, 'configuration'));
-    const tier = typeof config.tier === 'string' ? config.tier : 'cost_effective';
-    return { inputTokens: 0, outputTokens: 0, pages: heldPages(pages, v2Selection(config), defaultPages), model: tier };
+    const pagesHeld = heldPages(pages, v2Selection(config), defaultPages);
+    return { inputTokens: 0, outputTokens: 0, pages: pagesHeld, model: v2Tier(config) };
   }
   return {
     inputTokens: 0,

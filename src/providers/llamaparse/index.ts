@@ -1,7 +1,7 @@
 import { isObject } from '../../json.js';
 import type { ProviderAdapter, Usage } from '../adapter.js';
 import { emptyUsage } from '../adapter.js';
-import { heldPages, PREMIUM_TIER, uploadWorstCase, v2Selection } from './hold.js';
+import { heldPages, PREMIUM_TIER, uploadWorstCase, v2Selection, v2Tier } from './hold.js';
 import { createLlamaParseMock, type LlamaParseMock } from './mock/index.js';
 import { llamaparseRoutes } from './routes.js';
 
@@ -42,7 +42,7 @@ export const llamaparse: ProviderAdapter = {
       inputTokens: 0,
       outputTokens: 0,
       pages: heldPages(undefined, v2Selection(conf), defaultPages),
-      model: llamaparse.requestModel(operation, json) ?? 'cost_effective',
+      model: v2Tier(conf),
     };
   },
   worstCaseOfUpload: (operation, upload, defaultPages) =>
