@@ -80,46 +80,51 @@ describe('LlamaParse holds in MOCK (BUDGET_INCLUDE_MOCK=true) and HYBRID', () =>
     await standin.close();
   });
 
+  /** A sidecar on the $0.02 budget in `vars`' mode, upstream at the stand-in. */
+  const start = async (vars: Record<string, string>) => {
+    tg = await startTestTollgate({ ...PARSE_VARS, LLAMAPARSE_UPSTREAM_URL: standin.llamaparseBase, ...vars });
+    return tg;
+  };
+  /** The LlamaParse budget, which must hold nothing, then the sidecar closed. */
+  const spentThenClose = async (url: string) => {
+    const budget = await llamaBudget(url);
+    assert.equal(budget.held_usd, 0);
+    await tg?.close();
+    tg = undefined;
+    return budget.spent_usd;
+  };
+
   for (const mode of ['mock', 'hybrid'] as const) {
     it(`${mode}: refuses a 10-page PDF, admits 2 pages of it and settles them when read`, async () => {
-      tg = await startTestTollgate({
-        ...PARSE_VARS,
-        LLAMAPARSE_MODE: mode,
-        BUDGET_INCLUDE_MOCK: 'true',
-        LLAMAPARSE_UPSTREAM_URL: standin.llamaparseBase,
-      });
+      const { url } = await start({ LLAMAPARSE_MODE: mode, BUDGET_INCLUDE_MOCK: 'true' });
       standin.reset();
       const pdf = await pdfOf(10);
-      assert.equal((await upload(tg.url, uploadForm(pdf))).status, 429);
+      assert.equal((await upload(url, uploadForm(pdf))).status, 429);
       assert.equal(standin.hits('/api/v1/parsing/upload'), 0);
-      const res = await upload(tg.url, uploadForm(pdf, { max_pages: '2' }));
+      const res = await upload(url, uploadForm(pdf, { max_pages: '2' }));
       assert.equal(res.status, 200);
       const { id } = (await res.json()) as { id: string };
-      const read = await fetch(`${tg.url}/llamaparse/api/v1/parsing/job/${id}/result/json`);
+      const read = await fetch(`${url}/llamaparse/api/v1/parsing/job/${id}/result/json`);
       assert.equal(read.status, 200);
       assert.equal(Number(read.headers.get('x-tollgate-cost-usd')), 0.0075);
-      const budget = await llamaBudget(tg.url);
-      assert.equal(budget.spent_usd, 0.0075);
-      assert.equal(budget.held_usd, 0);
-      await tg.close();
-      tg = undefined;
+      assert.equal(await spentThenClose(url), 0.0075);
     });
   }
 
   it('mock: an unread mock job is settled by the sidecar from the mock, as LlamaCloud jobs are', async () => {
-    tg = await startTestTollgate({
-      ...PARSE_VARS,
-      LLAMAPARSE_MODE: 'mock',
-      BUDGET_INCLUDE_MOCK: 'true',
-      LLAMAPARSE_SETTLE_AFTER_S: '1',
-    });
-    const res = await upload(tg.url, uploadForm(await pdfOf(10), { max_pages: '2' }));
+    const t = await start({ LLAMAPARSE_MODE: 'mock', BUDGET_INCLUDE_MOCK: 'true', LLAMAPARSE_SETTLE_AFTER_S: '1' });
+    const res = await upload(t.url, uploadForm(await pdfOf(10), { max_pages: '2' }));
     const { id } = (await res.json()) as { id: string };
-    await until(() => tg!.logs.some((l) => l.event === 'parse_job_settled' && l.job === id), 30_000);
-    const budget = await llamaBudget(tg.url);
-    assert.equal(budget.spent_usd, 0.0075);
-    assert.equal(budget.held_usd, 0);
-    await tg.close();
-    tg = undefined;
+    await until(() => t.logs.some((l) => l.event === 'parse_job_settled' && l.job === id), 30_000);
+    assert.equal(await spentThenClose(t.url), 0.0075);
+  });
+
+  it('hybrid: an upload the mock answered after the provider failed keeps no budget hold', async () => {
+    const { url } = await start({ LLAMAPARSE_MODE: 'hybrid' });
+    await standin.setFault({ kind: 'status', status: 503 }, { times: 1, paths: '/api/v1/parsing/upload' });
+    const res = await upload(url, uploadForm(await pdfOf(2)));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-tollgate-fallback'), 'upstream_5xx');
+    assert.equal(await spentThenClose(url), 0);
   });
 });

@@ -245,11 +245,14 @@ export class Limiter {
       headers: rateLimitHeaders(views),
       settle: (outcome) => this.#settle(a, holdKeys, reserved, outcome),
       keep: async (job) => {
-        if (holdKeys.length === 0 && a.rules.pageBuckets.length === 0) return;
+        // A job whose cost does not count (a mock job without BUDGET_INCLUDE_MOCK) keeps no budget hold.
+        const keys = job.billable ? holdKeys : NONE;
+        if (keys.length < holdKeys.length) await this.#settle(a, holdKeys, reserved, { tokens: reserved, pages: 0 });
+        if (keys.length === 0 && a.rules.pageBuckets.length === 0) return;
         const keyExpiry: Record<string, number> = {};
-        for (const k of holdKeys) keyExpiry[k] = a.budgets!.expiresAt(k, 0);
+        for (const k of keys) keyExpiry[k] = a.budgets!.expiresAt(k, 0);
         const settleAfterMs = this.#deps.config().parseJobs.settleAfterMs;
-        const held = { ...job, holdNano: holdKeys.length > 0 ? worstNano : 0, holdKeys: [...holdKeys], keyExpiry };
+        const held = { ...job, holdNano: keys.length > 0 ? worstNano : 0, holdKeys: [...keys], keyExpiry };
         await this.jobs.keep(a.req.id, { ...held, pages: a.req.pages }, settleAfterMs);
       },
     };
