@@ -20,7 +20,7 @@ import { BudgetWatch, Limiter } from './limits/index.js';
 import { Meter, PriceSource, PriceTableError } from './metering/index.js';
 import type { ProviderMock } from './providers/index.js';
 import { providers } from './providers/index.js';
-import { type CallRecord, proxyRoutes, Upstreams } from './proxy/index.js';
+import { type CallRecord, JobSettler, proxyRoutes, Upstreams } from './proxy/index.js';
 import { CircuitBreaker, type CircuitChange, ModeState } from './routing/index.js';
 import { createStore, type Store } from './state/index.js';
 import { callObserver, callTracer, createLogger, createMetrics, type Logger, Telemetry } from './telemetry/index.js';
@@ -217,20 +217,23 @@ export async function assemble(options: StartOptions = {}) {
   const watchers = await buildWatchers(core, options, telemetry);
   const { config, modes, circuits, mocks, limiter, meter, store, source, log } = core;
   const upstreams = new Upstreams();
-  const routes = proxyRoutes(
-    {
-      config,
-      modes,
-      circuits,
-      upstreams,
-      mocks,
-      limiter,
-      meter,
-      observer: watchers.observer,
-      providerHealthy: (p) => watchers.probes.up(p),
-    },
-    providers,
-  );
+  const proxyDeps = {
+    config,
+    modes,
+    circuits,
+    upstreams,
+    mocks,
+    limiter,
+    meter,
+    observer: watchers.observer,
+    providerHealthy: (p: Provider) => watchers.probes.up(p),
+  };
+  const routes = proxyRoutes(proxyDeps, providers);
+  const jobs = new JobSettler(proxyDeps, providers, {
+    onSettled: (job, how) => log.info({ event: 'parse_job_settled', job: job.jobId, how }, 'parse job settled'),
+    onError: (e) => log.warn({ err: e }, 'parse job settlement failed; retried on the next sweep'),
+  });
+  jobs.start();
   // Ready means warm: the server listens meanwhile, /readyz answers `warming`.
   const { prices } = core;
   const warmup = new Warmup({ providers, models: (p) => prices.current.models(p), store, log, step: options.warmStep });
@@ -255,6 +258,7 @@ export async function assemble(options: StartOptions = {}) {
     warmup.stop();
     for (const m of Object.values(mocks)) m.close?.();
     await watchers.probes.stop();
+    await jobs.stop();
     await upstreams.close();
     watchers.budgets.stop();
     await watchers.metrics.shutdown();

@@ -82,6 +82,8 @@ export const envSchema = z.object({
   CIRCUIT_RESET_MS: int(1).default(15000),
   MAX_BODY_BYTES: int(1024).default(20 * 1024 * 1024),
   LLAMAPARSE_MAX_UPLOAD_BYTES: int(1024).default(100 * 1024 * 1024),
+  LLAMAPARSE_DEFAULT_PAGES: int(1).default(10),
+  LLAMAPARSE_SETTLE_AFTER_S: int(1).default(600),
   ADMIN_TOKEN: z.preprocess(
     blankToUndefined,
     z.string().min(16, { error: 'must be at least 16 characters' }).optional(),

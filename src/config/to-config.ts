@@ -51,6 +51,8 @@ export interface Config {
   circuit: { failureThreshold: number; resetMs: number };
   maxBodyBytes: number;
   maxUploadBytes: number;
+  /** LlamaParse jobs: pages held for an upload that cannot be counted; when the sidecar settles an unread job. */
+  parseJobs: { defaultPages: number; settleAfterMs: number };
   adminToken: string | undefined;
   allowModeHeader: boolean;
   mock: {
@@ -130,6 +132,7 @@ export function toConfig(env: EnvRecord, file: FileConfig = {}): Config {
     circuit: { failureThreshold: env.CIRCUIT_FAILURE_THRESHOLD, resetMs: env.CIRCUIT_RESET_MS },
     maxBodyBytes: env.MAX_BODY_BYTES,
     maxUploadBytes: env.LLAMAPARSE_MAX_UPLOAD_BYTES,
+    parseJobs: { defaultPages: env.LLAMAPARSE_DEFAULT_PAGES, settleAfterMs: env.LLAMAPARSE_SETTLE_AFTER_S * 1000 },
     adminToken: env.ADMIN_TOKEN,
     allowModeHeader: env.ALLOW_MODE_HEADER,
     mock: {

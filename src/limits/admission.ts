@@ -13,6 +13,7 @@ import { resetMs } from './bucket.js';
 import { decideAdmit, decideRelease } from './decide.js';
 import { type AdmitSizing, bucketFit, budgetFit } from './fit.js';
 import { type BucketView, fmtReset, rateLimitHeaders } from './headers.js';
+import { JobBook, type JobHold } from './job-book.js';
 import {
   type BucketRef,
   type BudgetRef,
@@ -90,6 +91,11 @@ export interface Admission {
    * beyond the actual are refunded, an excess is charged as debt.
    */
   settle(outcome: SettleOutcome): Promise<void>;
+  /**
+   * Instead of `settle`: hands what admission held (budget holds and pages) to the job the call
+   * started, to be settled once by the job (see `Limiter.book`). Tokens are not held by jobs.
+   */
+  keep(job: JobHold): Promise<void>;
 }
 
 export interface LimiterDeps {
@@ -167,10 +173,13 @@ function bucketViews(rules: Rules, verdict: AdmitVerdict): BucketView[] {
 export class Limiter {
   readonly #deps: LimiterDeps;
   readonly #book: RuleBook;
+  /** LlamaParse jobs' holds, kept in the store. */
+  readonly jobs: JobBook;
 
   constructor(deps: LimiterDeps) {
     this.#deps = deps;
     this.#book = new RuleBook(deps.config().budgets.timezone);
+    this.jobs = new JobBook(deps.store);
   }
 
   #now(): number {
@@ -255,6 +264,17 @@ export class Limiter {
       buckets: views,
       headers: rateLimitHeaders(views),
       settle: (outcome) => this.#settle(a, holdKeys, reserved, outcome),
+      keep: async (job) => {
+        // A job whose cost does not count (a mock job without BUDGET_INCLUDE_MOCK) keeps no budget hold.
+        const keys = job.billable ? holdKeys : NONE;
+        if (keys.length < holdKeys.length) await this.#settle(a, holdKeys, reserved, { tokens: reserved, pages: 0 });
+        if (keys.length === 0 && a.rules.pageBuckets.length === 0) return;
+        const keyExpiry: Record<string, number> = {};
+        for (const k of keys) keyExpiry[k] = a.budgets!.expiresAt(k, 0);
+        const settleAfterMs = this.#deps.config().parseJobs.settleAfterMs;
+        const held = { ...job, holdNano: keys.length > 0 ? worstNano : 0, holdKeys: [...keys], keyExpiry };
+        await this.jobs.keep(a.req.id, { ...held, pages: a.req.pages }, settleAfterMs);
+      },
     };
   }
 
@@ -266,6 +286,7 @@ export class Limiter {
       settle: async (outcome) => {
         if (outcome.row) await this.#deps.store.record(outcome.row, this.#spendFor(outcome.row, requestModel));
       },
+      keep: async () => {},
     };
   }
 
@@ -283,17 +304,20 @@ export class Limiter {
     return out;
   }
 
-  /** Books a row outside any admission (a LlamaParse job booked once when its result is read). */
+  /**
+   * Books a row outside any admission: a LlamaParse job, once, when its result is read (or the
+   * sidecar settles it). The job's hold, if one was kept, is released in the same go and its pages
+   * buckets adjusted to the job's pages; a job nobody held for is charged its pages now.
+   */
   async book(
     row: LedgerRow,
     extra?: { provider: Provider; model: string | undefined; pages: number },
   ): Promise<boolean> {
     const fresh = await this.#deps.store.record(row, this.#spendFor(row, extra?.model));
-    if (fresh && extra && extra.pages > 0) {
-      // The upload reserved one page; the rest of the job's pages are charged now.
-      const refs = this.#book.rulesFor(this.#deps.config(), extra.provider, extra.model).pageBuckets;
-      if (refs.length > 0) await this.#charge(refs, -(extra.pages - 1));
-    }
+    if (extra === undefined) return fresh;
+    const refs = this.#book.rulesFor(this.#deps.config(), extra.provider, extra.model).pageBuckets;
+    const settled = await this.jobs.settle(row.id, extra.pages, refs);
+    if (fresh && settled === undefined && extra.pages > 0 && refs.length > 0) await this.#charge(refs, -extra.pages);
     return fresh;
   }
 

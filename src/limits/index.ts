@@ -16,6 +16,8 @@ export { BudgetWatch, type BudgetWatchDeps, type WarnLog } from './budget-watch.
 export { decideAdmit, decideRelease, type HoldState, liveHeld } from './decide.js';
 export type { AdmitSizing } from './fit.js';
 export { type BucketView, rateLimitHeaders } from './headers.js';
+export type { JobHold } from './job-book.js';
+export { JOB_HOLD_TTL_MS, type JobRecord } from './jobs.js';
 export { fromNano, type LimitKind, toNano } from './rules.js';
 export type { BucketSnapshot, BudgetSnapshot, LimitsSnapshot } from './snapshot.js';
 export { type Window, WindowClock, type WindowKind, windowAt } from './windows.js';

@@ -47,14 +47,23 @@ function tokenCost(entry: OpenAIPrice, input: number, cached: number, output: nu
   );
 }
 
-function pageCost(prices: Prices, tier: string, pages: number, credits: number | undefined): Cost {
+/** The tier LlamaParse's auto mode upgrades a triggered page to (premium mode). */
+const PREMIUM_TIER = 'agentic_plus';
+
+function pageCost(prices: Prices, tier: string, pages: number, credits: number | undefined, premium = 0): Cost {
   const rate = Math.round(prices.table.llamaparse.usd_per_1000_credits * 1e9); // pUSD per credit
   if (credits !== undefined && Number.isFinite(credits) && credits >= 0) {
     return { usd: toUsd(credits * rate), priced: true, model: tier };
   }
   const entry = prices.lookup('llamaparse', tier);
   if (!entry) return unpriced(tier);
-  return { usd: toUsd(count(pages) * entry.credits_per_page * rate), priced: true, model: entry.tier };
+  // Pages auto mode upgraded are billed at the premium rate on top of the job's pages.
+  const premiumCredits = count(premium) * (prices.lookup('llamaparse', PREMIUM_TIER)?.credits_per_page ?? 0);
+  return {
+    usd: toUsd((count(pages) * entry.credits_per_page + premiumCredits) * rate),
+    priced: true,
+    model: entry.tier,
+  };
 }
 
 /**
@@ -74,7 +83,7 @@ function pageCost(prices: Prices, tier: string, pages: number, credits: number |
  */
 export function costOf(prices: Prices, provider: Provider, usage: Usage, requestModel?: string): Cost {
   if (pricedByPages(provider)) {
-    return pageCost(prices, usage.tier ?? requestModel ?? DEFAULT_TIER, usage.pages, usage.credits);
+    return pageCost(prices, usage.tier ?? requestModel ?? DEFAULT_TIER, usage.pages, usage.credits, usage.premiumPages);
   }
   let model = usage.model ?? requestModel;
   if (model === undefined) return unpriced(undefined);

@@ -312,7 +312,10 @@ describe('formatReport', () => {
     assert.deepEqual(totalLine.trim().split(/\s+/), ['total', '6', '3700', '400', '750', '4', '$0.017085']);
     assert.match(text, /real \$0\.017030 \(4 calls\), mock shadow \$0\.000055 \(2 calls\)/);
     assert.match(text, /forecast \$0\.027336/);
-    assert.match(text, /Budgets\n\s+total\s+day\s+limit \$5\.0000\s+spent \$0\.0170\s+remaining \$4\.9830/);
+    assert.match(
+      text,
+      /Budgets\n\s+total\s+day\s+limit \$5\.0000\s+spent \$0\.0170\s+held \$0\.0000\s+remaining \$4\.9830/,
+    );
     // One precision per column: every amount in the cost column has the same number of decimals.
     const costs = linesOf(text)
       .filter((l) => /^(openai|llamaparse|total)\s/.test(l))

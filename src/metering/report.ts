@@ -196,15 +196,16 @@ export function formatReport(r: CostReport): string {
       const width = Math.max(...cells.map((c) => c.length));
       return cells.map((c) => c.padStart(width));
     };
-    const [limit, spent, remaining, forecastCells] = [
+    const [limit, spent, held, remaining, forecastCells] = [
       column((b) => b.limit_usd),
       column((b) => b.spent_usd),
+      column((b) => b.held_usd),
       column((b) => b.remaining_usd),
       column((b) => b.forecast_usd),
     ];
     r.budgets.forEach((b, i) => {
       lines.push(
-        `  ${b.scope.padEnd(12)} ${b.window.padEnd(6)} limit ${limit[i]}  spent ${spent[i]}  remaining ${remaining[i]}  forecast ${forecastCells[i]}`,
+        `  ${b.scope.padEnd(12)} ${b.window.padEnd(6)} limit ${limit[i]}  spent ${spent[i]}  held ${held[i]}  remaining ${remaining[i]}  forecast ${forecastCells[i]}`,
       );
     });
   } else {

@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Provider } from '../config/index.js';
 import type { ProviderShape } from '../errors.js';
 import type { SseEvent } from './sse.js';
@@ -26,6 +28,10 @@ export interface Usage {
   /** LlamaParse tier, when known. */
   tier?: string;
   credits?: number;
+  /** LlamaParse pages auto mode upgraded, billed at the premium tier on top of `pages`. */
+  premiumPages?: number;
+  /** The job an answer started (a LlamaParse upload): what the call held is handed to it. */
+  jobId?: string;
   /** True once the provider reported usage itself (else counts are estimated from what was delivered). */
   reported?: boolean;
   /** Text delivered so far in a stream, to count a stream cut short with the tokenizer. */
@@ -65,6 +71,12 @@ export interface PreparedJson {
   body: unknown;
   /** True when the sidecar asked for a usage chunk the worker did not ask for: strip it on the way back. */
   stripUsage: boolean;
+}
+
+/** A streamed request body spooled to a temporary file, read again as often as needed. */
+export interface SpooledUpload {
+  headers: IncomingHttpHeaders;
+  open(): Readable;
 }
 
 export interface MockOptions {
@@ -107,7 +119,12 @@ export interface ProviderAdapter {
    * The worst case of an admitted call (prompt tokens by tokenizer + the output allowance), or
    * undefined for operations that are not admitted (status polls, model lists).
    */
-  worstCase?(operation: string, json: unknown, reserveOutputTokens: number): WorstCase | undefined;
+  worstCase?(
+    operation: string,
+    json: unknown,
+    reserveOutputTokens: number,
+    defaultPages?: number,
+  ): WorstCase | undefined;
   /**
    * A cheap upper bound of `worstCase` (never below it) from the raw body, without the tokenizer:
    * admission reserves this and asks for the exact worst case only when the bound would be refused.
@@ -118,6 +135,14 @@ export interface ProviderAdapter {
    * thousandth does (OpenAI: the tokenizer encodings those models use, and no others).
    */
   warm?(models: readonly string[]): Promise<void>;
+  /**
+   * The worst case of an upload, from its spooled body (LlamaParse: the document's pages, capped by
+   * the form's page selection; `defaultPages` when they cannot be counted). Routes with this hook
+   * are spooled before admission.
+   */
+  worstCaseOfUpload?(operation: string, upload: SpooledUpload, defaultPages: number): Promise<WorstCase | undefined>;
+  /** Where the sidecar reads a job's result metadata itself (path and query below the upstream base). */
+  jobResultPath?(operation: string, jobId: string): string;
   /** Counts output tokens of text a stream delivered before it was cut short. */
   countTokens?(model: string | undefined, text: string): number;
   /** A ledger id that books the call once fleet-wide (LlamaParse: once per job); default: one row per call. */

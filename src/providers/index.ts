@@ -9,6 +9,7 @@ export {
   type ProviderAdapter,
   type RouteSpec,
   type Sizing,
+  type SpooledUpload,
   type Usage,
   type WorstCase,
 } from './adapter.js';

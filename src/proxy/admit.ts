@@ -42,10 +42,13 @@ export class WorstCaseOf {
 export function worstCaseOf(x: Exchange, req: Request): WorstCaseOf {
   const { adapter, route, cfg } = x;
   if (!route.metered) return new WorstCaseOf(undefined);
+  if (req.uploadWorst !== undefined) return new WorstCaseOf(req.uploadWorst);
   const reserve = cfg.reserveOutputTokens;
   const bound =
     req.raw !== undefined ? adapter.worstCaseBound?.(route.operation, req.json, req.raw, reserve) : undefined;
-  if (bound === undefined) return new WorstCaseOf(adapter.worstCase?.(route.operation, req.json, reserve));
+  if (bound === undefined) {
+    return new WorstCaseOf(adapter.worstCase?.(route.operation, req.json, reserve, cfg.parseJobs.defaultPages));
+  }
   return new WorstCaseOf(bound, () => adapter.worstCase?.(route.operation, req.json, reserve) ?? bound);
 }
 

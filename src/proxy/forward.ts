@@ -46,6 +46,10 @@ async function outbound(x: Exchange, req: Request, traceparent: string): Promise
     return { headers, body, spooled: undefined };
   }
   if (!req.streamed) return { headers, body: null, spooled: undefined };
+  if (req.spooled !== undefined) {
+    headers['content-length'] = String(req.spooled.size);
+    return { headers, body: req.spooled.open(), spooled: req.spooled };
+  }
   if (req.mode === 'hybrid') {
     const spooled = await spool(x.incoming, req.uploadCap);
     x.cleanups.push(() => void spooled.cleanup());

@@ -6,6 +6,7 @@ import { RouteTable } from './routes.js';
 export { type CallRecord, newCall, type UpstreamOutcome } from './call.js';
 export type { CallObserver, ProxyDeps } from './deps.js';
 export type { ProxyRoute } from './handler.js';
+export { JobSettler, type JobSettlerOptions, type SettledBy } from './job-settler.js';
 export { type Matched, RouteTable } from './routes.js';
 export { Upstreams } from './upstream.js';
 

@@ -12,7 +12,8 @@ export async function askMock(x: Exchange, req: Request, spooled: Spooled | unde
   const { adapter, route, incoming, call } = x;
   // Pass-through paths have no mock: they exist only at the provider.
   if (route.operation === 'passthrough') throw notFound(call.method, call.path);
-  const body = req.streamed ? (spooled ? spooled.open() : cappedBody(incoming, req.uploadCap)) : undefined;
+  const file = spooled ?? req.spooled;
+  const body = req.streamed ? (file ? file.open() : cappedBody(incoming, req.uploadCap)) : undefined;
   const reply = await x.deps.mocks[adapter.name].handle({
     operation: route.operation,
     method: call.method,

@@ -1,9 +1,9 @@
 import { type Mode, needsKey } from '../config/index.js';
 import { invalidJson, invalidRequest } from '../errors.js';
 import { isObject } from '../json.js';
-import type { PreparedJson } from '../providers/index.js';
+import type { PreparedJson, WorstCase } from '../providers/index.js';
 import { isMode } from '../routing/index.js';
-import { readBody } from './body.js';
+import { readBody, type Spooled, spool } from './body.js';
 import type { Exchange } from './exchange.js';
 import { headerValue, isJsonType } from './media.js';
 
@@ -20,6 +20,10 @@ export interface Request {
   streamed: boolean;
   /** The size cap of a streamed body. */
   uploadCap: number;
+  /** A metered upload, spooled to a temporary file before admission (removed when the call ends). */
+  spooled?: Spooled;
+  /** What that upload holds (its pages counted), when the adapter reads uploads. */
+  uploadWorst?: WorstCase;
 }
 
 /** The mode a call runs in: the provider's, or the worker's `x-tollgate-mode` where the config allows it. */
@@ -57,9 +61,24 @@ export async function readRequest(x: Exchange, mode: Mode): Promise<Request> {
   const method = incoming.method;
   const streamed = route.body === 'stream' && method !== 'GET' && method !== 'HEAD';
   const uploadCap = adapter.uploads ? cfg.maxUploadBytes : cfg.maxBodyBytes;
-  if (route.body !== 'json') return { mode, json: undefined, raw: undefined, prepared: undefined, streamed, uploadCap };
+  if (route.body !== 'json') {
+    const req: Request = { mode, json: undefined, raw: undefined, prepared: undefined, streamed, uploadCap };
+    return streamed && route.metered && adapter.worstCaseOfUpload ? readUpload(x, req) : req;
+  }
   const { json, raw } = await readJson(x);
   // Streams are metered from the usage the answer carries: ask for it, strip it if the worker did not.
   const prepared = adapter.prepareJson?.(route.operation, json);
   return { mode, json, raw, prepared, streamed, uploadCap };
+}
+
+/**
+ * A metered upload is spooled to a temporary file as it streams (never whole in memory) and its worst
+ * case read from it, so admission can hold its pages before the provider sees a byte.
+ */
+async function readUpload(x: Exchange, req: Request): Promise<Request> {
+  const spooled = await spool(x.incoming, req.uploadCap);
+  x.cleanups.push(() => void spooled.cleanup());
+  const upload = { headers: x.incoming.headers, open: spooled.open };
+  const worst = await x.adapter.worstCaseOfUpload?.(x.route.operation, upload, x.cfg.parseJobs.defaultPages);
+  return { ...req, spooled, uploadWorst: worst };
 }

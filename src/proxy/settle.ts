@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Admission, toNano } from '../limits/index.js';
+import { type Admission, type JobHold, toNano } from '../limits/index.js';
 import { emptyUsage, type Usage, type WorstCase } from '../providers/index.js';
 import type { LedgerRow } from '../state/index.js';
 import type { WorstCaseOf } from './admit.js';
@@ -58,10 +58,33 @@ export class Booking {
     readonly admission: Admission | undefined,
   ) {}
 
+  /** The job an upload started, as its hold is kept in the store. */
+  #job(jobId: string): JobHold {
+    const { x } = this;
+    const { call, adapter } = x;
+    return {
+      bookingId: adapter.bookingId?.('parse.job', { id: jobId }) ?? `${adapter.name}:job:${jobId}`,
+      jobId,
+      provider: adapter.name,
+      operation: x.route.operation,
+      model: this.worst.reserved?.model ?? call.model ?? 'unknown',
+      servedBy: call.servedBy,
+      billable: call.servedBy === 'real' || x.cfg.budgets.includeMock,
+      correlationId: call.correlationId,
+      traceId: call.traceId,
+    };
+  }
+
   readonly settle = async (): Promise<void> => {
     if (this.#done) return;
     this.#done = true;
     const { x, worst, admission } = this;
+    const jobId = x.call.usage?.jobId;
+    if (admission !== undefined && jobId !== undefined && x.call.status >= 200 && x.call.status < 300) {
+      // The upload started a job: what it holds now belongs to the job, settled when the job is.
+      await admission.keep(this.#job(jobId));
+      return;
+    }
     const row = ledgerRow(x, worst);
     const tokens = row ? row.inputTokens + row.outputTokens : (worst.exact()?.inputTokens ?? 0);
     const pages = row?.pages ?? 0;

@@ -19,6 +19,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import busboy from 'busboy';
+import { PDFDocument } from 'pdf-lib';
 
 export type Fault =
   | { kind: 'refuse' }
@@ -112,6 +113,8 @@ interface UploadedFile {
   /** The first bytes of the file, enough to count pages and echo text. */
   head: Buffer;
   fields: Record<string, string>;
+  /** A PDF's page count, read with pdf-lib from its page tree. */
+  pdfPages?: number;
 }
 
 interface ParseJob {
@@ -292,6 +295,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
         authorize(req.headers, opts.expectOpenAIKey, 'openai') ?? routeOpenAI(method, path, received.body, badUsage);
     } else if (path.startsWith('/api/')) {
       const uploaded = upload === undefined ? undefined : await upload.done.catch(() => null);
+      if (uploaded) uploaded.pdfPages = await countPdfPages(uploaded.head);
       reply =
         authorize(req.headers, opts.expectLlamaKey, 'llama') ??
         routeLlama(method, path, rawUrl, received.body, uploaded, badUsage);
@@ -541,13 +545,14 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
     if (method === 'POST' && V1_UPLOAD.test(path)) {
       const file = uploadedFile(uploaded);
       if (typeof file === 'string') return llamaError(400, file);
-      const job = createJob(file, 'cost_effective');
+      const job = createJob(file, 'cost_effective', v1Selection(file.fields));
       return llamaJson(200, { id: job.id, status: 'PENDING', error_code: null, error_message: null });
     }
     if (method === 'POST' && path === '/api/v2/parse/upload') {
       const file = uploadedFile(uploaded);
       if (typeof file === 'string') return llamaError(400, file);
-      const job = createJob(file, tierOf(jsonField(file.fields['configuration'])));
+      const config = jsonField(file.fields['configuration']);
+      const job = createJob(file, tierOf(config), v2Selection(config));
       return llamaJson(200, v2Job(job));
     }
     if (method === 'POST' && (path === '/api/v2/parse' || path === '/api/v2/parse/')) {
@@ -597,12 +602,12 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
     return llamaError(404, 'Not Found');
   }
 
-  function createJob(file: UploadedFile, tier: string): ParseJob {
+  function createJob(file: UploadedFile, tier: string, selection: PageSelection = {}): ParseJob {
     const job: ParseJob = {
       id: randomUUID(),
       createdAt: Date.now(),
       name: file.name,
-      pages: pagesOf(file),
+      pages: selectPages(pagesOf(file), selection),
       tier,
       creditsPerPage: CREDITS_PER_PAGE[tier] ?? 3,
     };
@@ -850,11 +855,54 @@ function expandOf(rawUrl: string): Set<string> {
   return out;
 }
 
-/** Page texts: form feeds or ~3000-char slices of a text file, PDF page objects, else one page. */
+interface PageSelection {
+  /** 0-based page indexes. */
+  targets?: number[];
+  maxPages?: number;
+}
+
+async function countPdfPages(head: Buffer): Promise<number | undefined> {
+  if (head.subarray(0, 5).toString('latin1') !== '%PDF-') return undefined;
+  try {
+    return (await PDFDocument.load(head, { ignoreEncryption: true, updateMetadata: false })).getPageCount();
+  } catch {
+    return undefined;
+  }
+}
+
+function pageList(list: unknown, base: number): number[] | undefined {
+  if (typeof list !== 'string' || list.trim() === '') return undefined;
+  const out: number[] = [];
+  for (const part of list.split(',')) {
+    const [from, to = from] = part.split('-').map((n) => Number(n.trim()));
+    for (let n = from as number; n <= (to as number); n++) out.push(n - base);
+  }
+  return out;
+}
+
+/** v1: `target_pages` counted from 0 and `max_pages`, as LlamaCloud bills them. */
+function v1Selection(fields: Record<string, string>): PageSelection {
+  const max = Number(fields['max_pages']);
+  return { targets: pageList(fields['target_pages'], 0), maxPages: max > 0 ? max : undefined };
+}
+
+/** v2: `page_ranges.target_pages` counted from 1 and `page_ranges.max_pages`. */
+function v2Selection(config: Json): PageSelection {
+  const ranges = (config['page_ranges'] ?? {}) as Json;
+  const max = Number(ranges['max_pages']);
+  return { targets: pageList(ranges['target_pages'], 1), maxPages: max > 0 ? max : undefined };
+}
+
+function selectPages(pages: string[], { targets, maxPages }: PageSelection): string[] {
+  const chosen = targets === undefined ? pages : pages.filter((_, i) => targets.includes(i));
+  return maxPages === undefined ? chosen : chosen.slice(0, maxPages);
+}
+
+/** Page texts: form feeds or ~3000-char slices of a text file, a PDF's pages, else one page. */
 function pagesOf(file: UploadedFile): string[] {
   const head = file.head;
   if (head.subarray(0, 5).toString('latin1') === '%PDF-') {
-    const count = Math.max(1, (head.toString('latin1').match(/\/Type\s*\/Page(?!s)/g) ?? []).length);
+    const count = Math.max(1, file.pdfPages ?? 1);
     return Array.from({ length: count }, (_, i) => `# ${file.name}\n\nPage ${i + 1} of ${file.name}.`);
   }
   if (head.includes(0)) return [`# ${file.name}\n\nBinary file of ${file.bytes} bytes.`];

@@ -8,6 +8,7 @@
  * flowing; files LlamaCloud refuses (executables, archives, empty files) raise a DocumentError.
  * Each format has its own file here; this one is the public face.
  */
+export { countOfficePages, countPages, countPdfPages } from './count.js';
 export { csvPages, parseCsv } from './csv.js';
 export { detectFormat, fileExtension } from './detect.js';
 export { extractDocument, extractText } from './document.js';

@@ -23,7 +23,7 @@ type PdfDocument = Awaited<ReturnType<Awaited<ReturnType<typeof loadPdfjs>>['get
 
 let pdfjs: Promise<typeof import('pdfjs-dist/legacy/build/pdf.mjs')> | undefined;
 
-function loadPdfjs() {
+export function loadPdfjs() {
   // Loaded on first use: pdfjs is large and most sidecars never see a PDF in mock mode.
   pdfjs ??= import('pdfjs-dist/legacy/build/pdf.mjs');
   return pdfjs;

@@ -162,6 +162,10 @@ export function v2JobObject(job: MockJob, now: number) {
   };
 }
 
+/** Result files LlamaCloud describes with `<name>_content_metadata` (size and a presigned URL). */
+const CONTENT_METADATA = ['text', 'markdown', 'items', 'metadata', 'forms', 'raw_words', 'xlsx', 'output_pdf'] as const;
+
+/** Every `expand` value the SDK documents for `GET /api/v2/parse/{id}` (`@llamaindex/llama-cloud` 2.16.0). */
 export const V2_EXPAND_VALUES = [
   'markdown',
   'markdown_full',
@@ -169,7 +173,11 @@ export const V2_EXPAND_VALUES = [
   'text_full',
   'items',
   'metadata',
+  'forms',
   'job_metadata',
+  'usage',
+  'images_content_metadata',
+  ...CONTENT_METADATA.map((name) => `${name}_content_metadata` as const),
 ] as const;
 
 /**
@@ -178,33 +186,57 @@ export const V2_EXPAND_VALUES = [
  * it from the same answer.
  */
 export function v2GetBody(job: MockJob, now: number, expand: ReadonlySet<string>) {
-  const body: Record<string, unknown> = { job: v2JobObject(job, now) };
-  if (v2Status(job, now) !== 'COMPLETED' || expand.size === 0) return body;
-  if (expand.has('markdown')) {
-    body.markdown = {
-      pages: job.pages.map((page) => ({ page_number: page.page, markdown: pageMarkdown(job, page), success: true })),
-    };
+  const done = v2Status(job, now) === 'COMPLETED';
+  // `usage`: the credits billed against the job, null until the job is billed.
+  const jobObject = v2JobObject(job, now);
+  const body: Record<string, unknown> = {
+    job: expand.has('usage') ? { ...jobObject, usage: { credits: done ? jobCredits(job) : null } } : jobObject,
+  };
+  if (!done || expand.size === 0) return body;
+  const results = v2Results(job);
+  for (const name of Object.keys(results) as (keyof typeof results)[]) {
+    if (expand.has(name)) body[name] = results[name]();
   }
-  if (expand.has('markdown_full')) body.markdown_full = job.pages.map((page) => pageMarkdown(job, page)).join('\n\n');
-  if (expand.has('text')) body.text = { pages: job.pages.map((page) => ({ page_number: page.page, text: page.text })) };
-  if (expand.has('text_full')) body.text_full = job.pages.map((page) => page.text).join('\n\n');
-  if (expand.has('items')) {
-    body.items = {
-      pages: job.pages.map((page) => ({
-        page_number: page.page,
-        page_width: 612,
-        page_height: 792,
-        items: page.items,
-        success: true,
-      })),
-    };
-  }
-  if (expand.has('metadata')) {
-    body.metadata = {
-      pages: job.pages.map((page) => ({ page_number: page.page, confidence: 1, cost_optimized: false })),
-      document: { page_count: job.pages.length },
-    };
-  }
+  Object.assign(body, contentMetadata(expand, results));
   body.job_metadata = jobMetadata(job);
   return body;
+}
+
+/** What a finished job can expand to, each made only when asked for. */
+function v2Results(job: MockJob) {
+  const pageNumbers = (extra: (page: MockJob['pages'][number]) => Record<string, unknown>) =>
+    job.pages.map((page) => ({ page_number: page.page, ...extra(page) }));
+  return {
+    markdown: () => ({ pages: pageNumbers((page) => ({ markdown: pageMarkdown(job, page), success: true })) }),
+    markdown_full: () => job.pages.map((page) => pageMarkdown(job, page)).join('\n\n'),
+    text: () => ({ pages: pageNumbers((page) => ({ text: page.text })) }),
+    text_full: () => job.pages.map((page) => page.text).join('\n\n'),
+    items: () => ({
+      pages: pageNumbers((page) => ({ page_width: 612, page_height: 792, items: page.items, success: true })),
+    }),
+    metadata: () => ({
+      pages: pageNumbers(() => ({ confidence: 1, cost_optimized: false })),
+      document: { page_count: job.pages.length },
+    }),
+    forms: () => ({ pages: pageNumbers(() => ({ forms: [], success: true })) }),
+  };
+}
+
+/**
+ * The `…_content_metadata` expands: the mock keeps no result files, so a result it produced is
+ * described by its size with no presigned URL, and one it does not produce (raw words, xlsx, the
+ * output PDF, images) as absent.
+ */
+function contentMetadata(expand: ReadonlySet<string>, results: Record<string, () => unknown>) {
+  const out: Record<string, unknown> = {};
+  if (expand.has('images_content_metadata')) out.images_content_metadata = { images: [], total_count: 0 };
+  const described: Record<string, { size_bytes: number; exists: boolean; presigned_url: null }> = {};
+  for (const name of CONTENT_METADATA) {
+    if (!expand.has(`${name}_content_metadata`)) continue;
+    const content = results[name]?.();
+    const size = content === undefined ? 0 : Buffer.byteLength(JSON.stringify(content));
+    described[name] = { size_bytes: size, exists: content !== undefined, presigned_url: null };
+  }
+  if (Object.keys(described).length > 0) out.result_content_metadata = described;
+  return out;
 }

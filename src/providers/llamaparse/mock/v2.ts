@@ -122,8 +122,7 @@ export function getV2(ctx: MockContext, call: MockCall): ProviderReply {
   if (!('id' in job)) return job;
   const expand = expandSet(call.query);
   const unknown = [...expand].find((value) => !(V2_EXPAND_VALUES as readonly string[]).includes(value));
-  // Presigned-URL expands (…_content_metadata) have nothing to point at in the mock; they are ignored.
-  if (unknown && !unknown.endsWith('_content_metadata')) {
+  if (unknown) {
     return validationError(['query', 'expand'], `Unknown expand value: ${unknown}`, 'value_error');
   }
   return json(200, v2GetBody(job, ctx.now(), expand));
