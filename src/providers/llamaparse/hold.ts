@@ -55,6 +55,8 @@ async function readForm(upload: SpooledUpload): Promise<Form> {
     const parser = busboy({ headers: upload.headers, defParamCharset: 'utf8' });
     parser.on('field', (name, value) => fields.set(name, [...(fields.get(name) ?? []), value]));
     parser.on('file', (name, stream, info) => {
+      // A form cut short fails each part's stream too: an unheard error would be uncaught.
+      stream.on('error', () => {});
       if (file !== undefined || !FILE_FIELDS.includes(name)) return void stream.resume();
       const written = pipeline(stream, createWriteStream(path));
       written.catch(() => {});
