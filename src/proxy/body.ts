@@ -116,5 +116,12 @@ export async function spool(req: IncomingMessage, limit: number): Promise<Spoole
     await cleanup();
     throw e;
   }
-  return { size: (body as ByteCap).bytes, open: () => createReadStream(path), cleanup };
+  const open = () => {
+    const stream = createReadStream(path);
+    // A reader that refused the call before reading (a 400) leaves the stream unopened; once the file
+    // is cleaned up its open fails. Whoever reads it sees errors through its own pipeline.
+    stream.on('error', () => {});
+    return stream;
+  };
+  return { size: (body as ByteCap).bytes, open, cleanup };
 }
