@@ -441,6 +441,90 @@ describe('document worker end to end (sidecar in MOCK mode, worker as a child pr
     );
   });
 
+  describe('with a LlamaParse budget that fits 2 of the 7 pages (MOCK, BUDGET_INCLUDE_MOCK=true)', () => {
+    // $0.01 a day; a page costs $0.00375 (cost_effective, 3 credits at $1.25 per 1000), so two
+    // 1-page documents fit ($0.0075) and a third does not. The text documents' pages cannot be
+    // counted before parsing, so the sidecar holds LLAMAPARSE_DEFAULT_PAGES for them: 1, what the
+    // mock bills them.
+    const BUDGET_USD = 0.01;
+    const PAGE_USD = 0.00375;
+    const budgetVars = {
+      ADMIN_TOKEN,
+      MOCK_PARSE_DELAY_MS: '10',
+      BUDGET_INCLUDE_MOCK: 'true',
+      LLAMAPARSE_BUDGET_DAILY_USD: String(BUDGET_USD),
+      LLAMAPARSE_DEFAULT_PAGES: '1',
+    };
+    /** A sidecar with the budget, and the worker run over the sample documents against it (exit 1). */
+    const runOverBudget = async (t: { after: (fn: () => Promise<void>) => void }, concurrency: number) => {
+      const tg = await startTestTollgate(budgetVars);
+      t.after(() => tg.close());
+      const out = join(tmp, `budget-${concurrency}`);
+      const run = await runWorker([fixture('documents'), '--out', out, '--concurrency', String(concurrency)], tg);
+      assert.equal(run.code, 1, run.stderr);
+      return { tg, run, out };
+    };
+    /** The ledger: 2 pages parsed, $0.0075 spent against the $0.01 budget, nothing left held. */
+    const assertSpentTwoPages = async (tg: TestTollgate) => {
+      const costs = (await (
+        await fetch(`${tg.url}/admin/costs?window=day`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      ).json()) as {
+        total: { pages: number };
+        budgets: { scope: string; limit_usd: number; spent_usd: number; held_usd: number }[];
+      };
+      const budget = costs.budgets.find((b) => b.scope === 'llamaparse')!;
+      assert.equal(costs.total.pages, 2);
+      assert.equal(budget.limit_usd, BUDGET_USD);
+      assert.ok(Math.abs(budget.spent_usd - 2 * PAGE_USD) < 1e-9, `spent ${budget.spent_usd}`);
+      assert.equal(budget.held_usd, 0);
+      assert.ok(budget.spent_usd <= BUDGET_USD);
+    };
+    const stoppedLine = (stderr: string) => stderr.split('\n').find((l) => l.startsWith('STOPPED at the budget: '));
+
+    it('one at a time: 2 documents processed, the third refused with the sidecar’s message, the rest not started', async (t) => {
+      const { tg, run, out } = await runOverBudget(t, 1);
+      // The files go in name order: handbook.md and price-list.csv fit, product-page.html does not.
+      const failed = failedLines(run.stderr);
+      assert.equal(failed.length, 1, run.stderr);
+      assert.match(
+        failed[0]!,
+        /^FAILED product-page\.html: LlamaParse refused the file: HTTP 429: The daily llamaparse budget of \$0\.0100 \(set by LLAMAPARSE_BUDGET_DAILY_USD\) would be exceeded \(\$0\.007500 spent, this request may cost up to \$0\.003750\)\..* \(budget_exceeded\) \[correlation_id=/,
+      );
+      assert.match(run.stderr, /^5 files: 2 processed, 1 failed, 2 not started, /m);
+      const stopped = stoppedLine(run.stderr);
+      assert.match(
+        stopped ?? '',
+        /^STOPPED at the budget: 2 files not started after product-page\.html was refused \(429 budget_exceeded\)\. /,
+      );
+      assert.match(stopped ?? '', /LLAMAPARSE_BUDGET_DAILY_USD/, 'the stop line carries the sidecar’s message');
+
+      assert.deepEqual([...(await readOutputs(out)).keys()], ['handbook.md.jsonl', 'price-list.csv.jsonl']);
+      const uploads = tg.calls.filter((c) => c.operation === 'parse.upload');
+      assert.deepEqual(
+        uploads.map((c) => c.status),
+        [200, 200, 429],
+        'nothing uploaded after the refusal',
+      );
+      await assertSpentTwoPages(tg);
+    });
+
+    it('four at a time: the spend still stops at 2 pages, and no file starts after a refusal', async (t) => {
+      const { tg, run, out } = await runOverBudget(t, 4);
+      // Which two of the four 1-page documents arrive first is the scheduler's; that two fit is not.
+      const outputs = await readOutputs(out);
+      assert.equal(outputs.size, 2, run.stderr);
+      const failed = failedLines(run.stderr);
+      assert.ok(failed.length >= 2, run.stderr);
+      assert.ok(
+        failed.every((l) => /HTTP 429: .*LLAMAPARSE_BUDGET_DAILY_USD.*\(budget_exceeded\)/.test(l)),
+        run.stderr,
+      );
+      assert.match(stoppedLine(run.stderr) ?? '', /not started after .* was refused \(429 budget_exceeded\)/);
+      assert.equal(tg.calls.filter((c) => c.operation === 'parse.upload').length, 2 + failed.length);
+      await assertSpentTwoPages(tg);
+    });
+  });
+
   it('exits 2 with the usage when the folder is missing or is not a folder', async () => {
     const missing = await runWorker([]);
     assert.equal(missing.code, 2);

@@ -59,6 +59,8 @@ export class ParseError extends Error {
     readonly code: 'upload_refused' | 'job_failed' | 'job_timeout' | 'request_failed',
     message: string,
     readonly status?: number,
+    /** The `code` of LlamaCloud's (or the sidecar's) error body, e.g. `budget_exceeded`. */
+    readonly errorCode?: string,
   ) {
     super(message);
   }
@@ -99,7 +101,12 @@ export function createLlamaParse(options: LlamaParseOptions) {
       const status = outcome?.response.status;
       const transient = status === undefined || status >= 500;
       if (!transient || attempt >= options.maxErrorCount) {
-        throw new ParseError('request_failed', `LlamaParse ${what} failed: ${failure}`, status);
+        throw new ParseError(
+          'request_failed',
+          `LlamaParse ${what} failed: ${failure}`,
+          status,
+          errorCodeOf(outcome?.error),
+        );
       }
       await delay(Math.min(1000 * 2 ** attempt, 8000), undefined, { signal: request.signal });
     }
@@ -125,6 +132,7 @@ export function createLlamaParse(options: LlamaParseOptions) {
           'upload_refused',
           `LlamaParse refused the file: ${describeHttpError(upload.response.status, upload.error)}`,
           upload.response.status,
+          errorCodeOf(upload.error),
         );
       }
       const jobId = upload.data.id;
@@ -179,6 +187,11 @@ function describeHttpError(status: number, body: unknown): string {
     if (typeof code === 'string') detail = detail ? `${detail} (${code})` : code;
   }
   return detail ? `HTTP ${status}: ${detail.slice(0, 500)}` : `HTTP ${status}`;
+}
+
+function errorCodeOf(body: unknown): string | undefined {
+  const code = body && typeof body === 'object' ? (body as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
 }
 
 function describeThrown(error: unknown): string {

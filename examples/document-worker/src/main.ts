@@ -6,8 +6,9 @@
  * way the SDKs are (`OPENAI_BASE_URL`, `LLAMA_CLOUD_BASE_URL`, API keys). The only file that reads
  * process.env and argv.
  *
- * Exit codes: 0 every file processed, 1 at least one failed (the others still complete),
- * 2 bad usage, 130 interrupted.
+ * Exit codes: 0 every file processed, 1 at least one failed (the others still complete) or a
+ * budget stopped the run (429 budget_exceeded: no file is started after it), 2 bad usage,
+ * 130 interrupted.
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -151,6 +152,13 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     `${summary.total} files: ${summary.succeeded.length} processed, ${summary.failed.length} failed, ` +
       `${notStarted > 0 ? `${notStarted} not started, ` : ''}${summary.chunks} chunks embedded in ${seconds} s -> ${outDir}\n`,
   );
+  if (summary.stoppedBy) {
+    const { file, failure } = summary.stoppedBy;
+    process.stderr.write(
+      `STOPPED at the budget: ${notStarted} file${notStarted === 1 ? '' : 's'} not started after ${file} was refused ` +
+        `(429 budget_exceeded). ${failure.message}\n`,
+    );
+  }
   if (controller.signal.aborted) return 130;
   return summary.failed.length > 0 ? 1 : 0;
 }

@@ -65,6 +65,7 @@ export type FailureCode =
   | 'write_failed'
   | 'interrupted'
   | 'unexpected'
+  | 'budget_exceeded'
   | ParseError['code'];
 
 /** Why a document was not processed; `message` is the one line the CLI prints. */
@@ -84,6 +85,11 @@ export interface RunSummary {
   succeeded: DocumentResult[];
   failed: { file: string; failure: DocumentFailure }[];
   chunks: number;
+  /**
+   * Set when a call was refused because a budget is spent (429 `budget_exceeded`, which the
+   * sidecar marks `x-should-retry: false`): the run started no file after it.
+   */
+  stoppedBy?: { file: string; failure: DocumentFailure };
 }
 
 /** The files a run processes: regular files directly in `folder`, no dotfiles, sorted by name. */
@@ -143,7 +149,12 @@ export function createPipeline(config: PipelineConfig) {
         onStatus: (status) => status === 'uploaded' && onEvent({ type: 'stage', file, stage: 'parsing' }),
       });
     } catch (error) {
-      if (error instanceof ParseError) throw fail(error.code, error.message);
+      if (error instanceof ParseError) {
+        throw fail(
+          error.status === 429 && error.errorCode === BUDGET_EXCEEDED ? BUDGET_EXCEEDED : error.code,
+          error.message,
+        );
+      }
       throw error;
     }
 
@@ -168,7 +179,8 @@ export function createPipeline(config: PipelineConfig) {
           signal,
         ).catch((error: unknown) => {
           if (signal?.aborted) throw error;
-          throw fail('embeddings_failed', `embeddings failed: ${describeOpenAIError(error)}`);
+          const code = isBudgetRefusal(error) ? BUDGET_EXCEEDED : 'embeddings_failed';
+          throw fail(code, `embeddings failed: ${describeOpenAIError(error)}`);
         });
         const lines = batch.map((chunk, i) => {
           const pages = pagesOf(pageStarts, chunk.charStart, chunk.charEnd);
@@ -222,7 +234,9 @@ export function createPipeline(config: PipelineConfig) {
 
   /**
    * Processes `files` with up to `concurrency` documents in flight. A failed document is reported
-   * and the run goes on; an abort stops taking new files and fails the ones in flight.
+   * and the run goes on; an abort stops taking new files and fails the ones in flight. A call
+   * refused because a budget is spent stops the run too: no file is started after it (retrying the
+   * next file would only be refused again), the ones in flight finish.
    */
   async function run(
     files: string[],
@@ -236,7 +250,7 @@ export function createPipeline(config: PipelineConfig) {
     const summary: RunSummary = { total: files.length, succeeded: [], failed: [], chunks: 0 };
     let next = 0;
     async function lane() {
-      while (next < files.length && !signal?.aborted) {
+      while (next < files.length && !signal?.aborted && !summary.stoppedBy) {
         const path = files[next++]!;
         const file = basename(path);
         const correlationId = randomUUID();
@@ -257,6 +271,7 @@ export function createPipeline(config: PipelineConfig) {
                     correlationId,
                   );
           summary.failed.push({ file, failure });
+          if (failure.code === BUDGET_EXCEEDED) summary.stoppedBy ??= { file, failure };
           onEvent({ type: 'failed', file, failure });
         }
       }
@@ -266,6 +281,13 @@ export function createPipeline(config: PipelineConfig) {
   }
 
   return { processDocument, run };
+}
+
+const BUDGET_EXCEEDED = 'budget_exceeded';
+
+/** The sidecar's budget refusal as the openai SDK reports it (429, code `budget_exceeded`). */
+function isBudgetRefusal(error: unknown): boolean {
+  return error instanceof OpenAI.APIError && error.status === 429 && error.code === BUDGET_EXCEEDED;
 }
 
 /** The SDK's message already starts with the status (`429 Budget exceeded …`); add the stable code. */
