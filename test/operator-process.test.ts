@@ -65,38 +65,34 @@ const ready = async (port: number) => {
   }
 };
 
+/** Starts a server on a free port, waits until /readyz answers 200, stops it: how long it took, and what it printed. */
+async function timeToReady(command: string, args: string[], pidFile: string): Promise<{ ms: number; out: string }> {
+  const port = await freePort();
+  const began = performance.now();
+  const server = start(command, args, {
+    ENV_FILE: '',
+    PORT: String(port),
+    STATE_URL: 'memory:',
+    PID_FILE: join(dir, pidFile),
+  });
+  await until(() => ready(port), 30000, 25);
+  const ms = performance.now() - began;
+  process.kill(-(server.child.pid ?? 0), 'SIGTERM');
+  await server.exited;
+  return { ms, out: server.out() };
+}
+
 describe('npm start', () => {
   it('does not rebuild a current dist/, and is ready within 4 s', async (t) => {
     assert.deepEqual(staleInputs(ROOT), [], 'dist/ is current after the build');
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     assert.equal(pkg.scripts['prestart'], 'node scripts/build-if-stale.mjs');
-    const port = await freePort();
-    const began = performance.now();
-    const npm = start('npm', ['start', '--silent'], {
-      ENV_FILE: '',
-      PORT: String(port),
-      STATE_URL: 'memory:',
-      PID_FILE: join(dir, 'npm-start.pid'),
-    });
-    await until(() => ready(port), 30000, 25);
-    const ms = performance.now() - began;
-    process.kill(-(npm.child.pid ?? 0), 'SIGTERM');
-    await npm.exited;
+    const npm = await timeToReady('npm', ['start', '--silent'], 'npm-start.pid');
     // The same server started without npm, on this machine now: a loaded machine slows both alike.
-    const plainPort = await freePort();
-    const plainBegan = performance.now();
-    const plain = start(process.execPath, ['dist/cli.js', 'serve'], {
-      ENV_FILE: '',
-      PORT: String(plainPort),
-      STATE_URL: 'memory:',
-      PID_FILE: join(dir, 'plain-start.pid'),
-    });
-    await until(() => ready(plainPort), 30000, 25);
-    const plainMs = performance.now() - plainBegan;
-    process.kill(-(plain.child.pid ?? 0), 'SIGTERM');
-    await plain.exited;
+    const plain = await timeToReady(process.execPath, ['dist/cli.js', 'serve'], 'plain-start.pid');
+    const [ms, plainMs] = [npm.ms, plain.ms];
     t.diagnostic(`npm start ready in ${ms.toFixed(0)} ms; node dist/cli.js serve in ${plainMs.toFixed(0)} ms`);
-    assert.doesNotMatch(npm.out(), /rebuilding dist/);
+    assert.doesNotMatch(npm.out, /rebuilding dist/);
     // Under 4 s on a quiet machine (a rebuild took 5-11 s); on a loaded one, what npm adds stays small.
     const bound = Math.max(4000, 2 * plainMs + 1000);
     assert.ok(ms < bound, `npm start took ${ms.toFixed(0)} ms to be ready (bound ${bound.toFixed(0)} ms)`);
