@@ -6,13 +6,14 @@
  * (Redis killed and restarted: fleet.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { type ChildTollgate, startChildTollgate, waitReady } from './support/child.js';
 import { fleetMember } from './support/fleet.js';
 import { freePort, startRedis, stopRedis } from './support/redis.js';
 import { type Standin, startStandin } from './support/standin.js';
@@ -30,49 +31,13 @@ const BURST = 60;
 const FALLBACK_LOG = 'local fallback';
 const tmp = mkdtempSync(join(tmpdir(), 'tollgate-fleet-outage-'));
 
-interface Sidecar {
-  child: ChildProcess;
-  base: string;
-  output: () => string;
-}
+type Sidecar = ChildTollgate;
 
+/** A fleet member: the built sidecar as its own process (SIGSTOP needs one), once /readyz says 200. */
 async function startSidecar(vars: Record<string, string>): Promise<Sidecar> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['dist/cli.js', 'serve'], {
-    env: { PATH: process.env['PATH'], HOST: '127.0.0.1', PORT: String(port), ENV_FILE: '', LOG_LEVEL: 'info', ...vars },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString('utf8');
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString('utf8');
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the sidecar exited before it was ready:\n${out}`);
-    if (Date.now() > deadline) throw new Error(`the sidecar was not ready within 60 s:\n${out}`);
-    const status = await fetch(`${base}/readyz`).then(
-      async (r) => {
-        await r.arrayBuffer();
-        return r.status;
-      },
-      () => 0,
-    );
-    if (status === 200) break;
-    await sleep(50);
-  }
-  return { child, base, output: () => out };
-}
-
-async function stopSidecar(s: Sidecar): Promise<void> {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => s.child.once('exit', resolve));
-  s.child.kill('SIGCONT');
-  s.child.kill('SIGKILL');
-  await exited;
+  const child = await startChildTollgate(vars, { entry: 'built' });
+  await waitReady(child, 60_000);
+  return child;
 }
 
 const chat = (base: string, stream: boolean) =>
@@ -99,13 +64,13 @@ describe('a fleet of three sidecar processes through slow moments', () => {
     let done = false;
     const steady = Array.from({ length: 4 }, async () => {
       const out: Awaited<ReturnType<typeof chat>>[] = [];
-      while (!done) out.push(await chat(fleet[0]!.base, false));
+      while (!done) out.push(await chat(fleet[0]!.url, false));
       return out;
     });
-    const first = Array.from({ length: BURST / 2 }, (_, i) => chat(fleet[i % 3]!.base, true));
+    const first = Array.from({ length: BURST / 2 }, (_, i) => chat(fleet[i % 3]!.url, true));
     await sleep(30);
     const pausing = during();
-    const second = Array.from({ length: BURST / 2 }, (_, i) => chat(fleet[i % 3]!.base, true));
+    const second = Array.from({ length: BURST / 2 }, (_, i) => chat(fleet[i % 3]!.url, true));
     const results = await Promise.all([...first, ...second]);
     await pausing;
     done = true;
@@ -137,7 +102,7 @@ describe('a fleet of three sidecar processes through slow moments', () => {
       );
     }
     // Warm each sidecar's hot path once; the budget starts afresh in beforeEach.
-    for (const s of fleet) assert.equal((await chat(s.base, false)).status, 200);
+    for (const s of fleet) assert.equal((await chat(s.url, false)).status, 200);
   });
 
   beforeEach(async () => {
@@ -146,7 +111,7 @@ describe('a fleet of three sidecar processes through slow moments', () => {
   });
 
   after(async () => {
-    for (const s of fleet) await stopSidecar(s);
+    for (const s of fleet) await s.stop();
     admin?.disconnect();
     await stopRedis(redis);
     await standin.close();
@@ -156,10 +121,10 @@ describe('a fleet of three sidecar processes through slow moments', () => {
     const stopped = fleet[0]!;
     let stoppedFor = 0;
     const results = await burst(async () => {
-      stopped.child.kill('SIGSTOP');
+      stopped.signal('SIGSTOP');
       const at = performance.now();
       await sleep(1500);
-      stopped.child.kill('SIGCONT');
+      stopped.signal('SIGCONT');
       stoppedFor = performance.now() - at;
     });
     assertExact(results, 'SIGSTOP');

@@ -1,6 +1,7 @@
 /**
- * A sidecar in a child process of its own (`tollgate serve` from the source through tsx), for tests
- * that need a cold process: nothing loaded yet, as a pod starts. Killed by the test that started it.
+ * A sidecar in a child process of its own (`tollgate serve` from the source through tsx, or the built
+ * dist/cli.js), for tests that need a cold process (nothing loaded yet, as a pod starts) or one they can
+ * signal (SIGSTOP). Killed by the test that started it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -15,11 +16,23 @@ export interface ChildTollgate {
   logs(): Record<string, unknown>[];
   /** stdout and stderr as written, for failure messages. */
   output(): string;
+  /** Sends a signal to the process (SIGSTOP, SIGCONT, …). */
+  signal(name: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
+export interface ChildOptions {
+  /** 'source' runs src/cli.ts through tsx; 'built' runs dist/cli.js (npm run build first). */
+  entry?: 'source' | 'built';
+}
+
+const ENTRIES = { source: ['--import', 'tsx', 'src/cli.ts', 'serve'], built: ['dist/cli.js', 'serve'] };
+
 /** Starts `tollgate serve` on a free loopback port with exactly `vars` (plus PATH); does not wait for readiness. */
-export async function startChildTollgate(vars: Record<string, string>): Promise<ChildTollgate> {
+export async function startChildTollgate(
+  vars: Record<string, string>,
+  { entry = 'source' }: ChildOptions = {},
+): Promise<ChildTollgate> {
   const port = await freePort();
   const env = {
     PATH: process.env.PATH ?? '',
@@ -31,7 +44,7 @@ export async function startChildTollgate(vars: Record<string, string>): Promise<
     OTEL_SDK_DISABLED: 'true',
     ...vars,
   };
-  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
+  const proc: ChildProcess = spawn(process.execPath, ENTRIES[entry], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -52,8 +65,11 @@ export async function startChildTollgate(vars: Record<string, string>): Promise<
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as Record<string, unknown>),
     output: () => text,
+    signal: (name) => void proc.kill(name),
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
+      // A stopped process takes SIGKILL too; SIGCONT first so its exit is reported at once.
+      proc.kill('SIGCONT');
       proc.kill('SIGKILL');
       await exited;
     },
