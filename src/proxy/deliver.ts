@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { TollgateError } from '../errors.js';
-import { emptyUsage, SseParser } from '../providers/index.js';
+import { emptyUsage, type ProviderAdapter, SseParser } from '../providers/index.js';
 import { collect } from './body.js';
 import type { Exchange } from './exchange.js';
 import { contentType, isJsonType, isSseType } from './media.js';
@@ -24,10 +24,14 @@ const costHeader = (usd: number) => usd.toFixed(9).replace(/\.?0+$/, '') || '0';
  * `usage: null` markers) is removed when the worker did not ask for it, and the final event is held
  * until the call is booked.
  */
-async function deliverSse(x: Exchange, reply: Reply, stripUsage: boolean, settle: () => Promise<void>) {
-  const { call, route, adapter } = x;
-  const fold = adapter.usageFromSse?.bind(adapter);
-  if (fold === undefined) return;
+async function deliverSse(
+  x: Exchange,
+  reply: Reply,
+  fold: NonNullable<ProviderAdapter['usageFromSse']>,
+  stripUsage: boolean,
+  settle: () => Promise<void>,
+) {
+  const { call, route } = x;
   call.stream = true;
   const usage = emptyUsage();
   call.usage = usage;
@@ -112,7 +116,8 @@ async function deliverJson(x: Exchange, reply: Reply, settle: () => Promise<void
 export async function deliver(x: Exchange, reply: Reply, stripUsage: boolean, settle: () => Promise<void>) {
   const ct = contentType(reply.headers);
   const metered = x.route.metered;
-  if (metered && isSseType(ct) && x.adapter.usageFromSse) return deliverSse(x, reply, stripUsage, settle);
+  const fold = x.adapter.usageFromSse;
+  if (metered && isSseType(ct) && fold) return deliverSse(x, reply, fold.bind(x.adapter), stripUsage, settle);
   if (metered && isJsonType(ct)) return deliverJson(x, reply, settle);
   const { body } = reply;
   if (typeof body === 'string' || body instanceof Uint8Array) return x.sink.whole(reply.status, reply.headers, body);

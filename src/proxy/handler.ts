@@ -46,7 +46,11 @@ function whoAnswers(x: Exchange, req: Request, admission: Admission | undefined)
 }
 
 /** Serves the mock's answer, recording why it stands in for the provider. */
-async function serveMock(x: Exchange, req: Request, fallback: Fallback | { reason: undefined; spooled: undefined }) {
+async function serveMock(
+  x: Exchange,
+  req: Request,
+  fallback: Pick<Fallback, 'spooled'> & { reason: Fallback['reason'] | undefined },
+) {
   x.call.servedBy = 'mock';
   x.call.fallbackReason = fallback.reason;
   return askMock(x, req, fallback.spooled);
