@@ -22,6 +22,14 @@ export interface Usage {
   cachedInputTokens: number;
   outputTokens: number;
   pages: number;
+  /**
+   * Prompt tokens written to the provider's prompt cache (Anthropic's `cache_creation_input_tokens`,
+   * OpenAI's `cache_write_tokens`). Like `cachedInputTokens` (cache reads) they are part of
+   * `inputTokens`, which always counts the whole prompt whatever the provider reports apart.
+   */
+  cacheWriteTokens?: number;
+  /** Of `cacheWriteTokens`, those written to a one-hour cache (Anthropic prices them apart from 5-minute writes). */
+  cacheWrite1hTokens?: number;
   model?: string;
   responseId?: string;
   finishReasons?: string[];
