@@ -146,6 +146,23 @@ export async function rssMb(pid: number): Promise<number | undefined> {
   }
 }
 
+/** Clock ticks per second of /proc's utime and stime (USER_HZ: 100 on every Linux the bench runs on). */
+const USER_HZ = 100;
+
+/** CPU time a process has used so far (user + system), in microseconds, from /proc (Linux). */
+export async function cpuMicros(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, so split after its closing parenthesis):
+    // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after the name.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1e6) / USER_HZ : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function freePort(): Promise<number> {
   return new Promise(function findPort(resolve, reject) {
     const server = createServer();

@@ -15,6 +15,11 @@ export interface Measurement {
   totalP50Ms?: number;
   meanGapMs?: number;
   rssMb?: number;
+  /**
+   * chat, embeddings: the server process's CPU time (user + system, /proc) over the throughput run,
+   * per request answered: the figure the machine's noise moves least.
+   */
+  cpuUsPerCall?: number;
   /** rss: the server's RSS after each third of the requests, and how many had been sent by then. */
   rssSamplesMb?: number[];
   rssSampleRequests?: number[];
@@ -59,6 +64,7 @@ const NUMERIC = [
   'totalP50Ms',
   'meanGapMs',
   'rssMb',
+  'cpuUsPerCall',
   'rssGrowthMb',
   'redisCommandsPerCall',
   'redisScriptsPerCall',
@@ -148,6 +154,7 @@ const COLUMNS: Array<Column<Row>> = [
   ['total ms', (r) => fixed(r.totalP50Ms, 2)],
   ['gap ms', (r) => fixed(r.meanGapMs, 2)],
   ['RSS MB', (r) => fixed(r.rssMb, 1)],
+  ['CPU µs/call', (r) => fixed(r.cpuUsPerCall, 0)],
   ['errors', (r) => String(r.errors)],
   ['req/s ÷ pipe', (r) => fixed(r.ratios.throughputVsPipe, 2)],
   ['+p50 ÷ pipe', (r) => fixed(r.ratios.addedP50VsPipe, 2)],

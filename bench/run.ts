@@ -21,7 +21,7 @@
  * BENCH_STREAM_REQUESTS (200), BENCH_STREAM_CHUNKS (8), BENCH_CHUNK_GAP_MS (2),
  * BENCH_LATENCY_MAX_REQUESTS (20000), BENCH_RSS_REQUESTS (150000; 0 skips the RSS run, else at least
  * 3 × BENCH_CONNECTIONS; at ~1000 req/s that is ~2.5 minutes per contender), BENCH_ROUNDS (1),
- * BENCH_REDIS (0 leaves the Redis contender out), BENCH_REDIS_URL (default: a private redis-server
+ * BENCH_REDIS (0 leaves the Redis contender out), BENCH_LOG_LEVEL (info: the sidecars log a line per call), BENCH_REDIS_URL (default: a private redis-server
  * on a free port; another server must be on 127.0.0.1, and its other clients' commands then count
  * in commands per call), BENCH_TOLLGATE_CLI (dist/cli.js; telemetry/register.js is taken next to it).
  */
@@ -38,6 +38,7 @@ import { startRedis, stopRedis } from '../test/support/redis.js';
 import {
   type Child,
   compileForNode,
+  cpuMicros,
   freePort,
   installExitHandlers,
   killAll,
@@ -106,6 +107,8 @@ interface Settings {
   rounds: number;
   contenders: ContenderName[];
   redisUrl: string;
+  /** The sidecars' LOG_LEVEL: `info` (a line per call, as issue 19's "everything on" asks) unless set. */
+  logLevel: string;
   /** Where tollgate contenders export spans (a sink in this process): tracing on, as in production. */
   otlpSink: string;
 }
@@ -170,6 +173,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     rounds: int('BENCH_ROUNDS', 1, 1),
     contenders,
     redisUrl: env['BENCH_REDIS_URL'] ?? '',
+    logLevel: env['BENCH_LOG_LEVEL'] ?? 'info',
     otlpSink: '',
   };
   if (
@@ -330,7 +334,7 @@ async function startTollgate(name: ContenderName, standin: Standin, settings: Se
     STATE_SPOOL_DIR: join(tmpdir(), `tollgate-bench-spool-${port}`),
     // Metering and limits on: a budget no run reaches, so every call is reserved and settled.
     BUDGET_DAILY_USD: '1000000',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: settings.logLevel,
     ENV_FILE: '/dev/null',
     OPENAI_REQUESTS_PER_HOUR: '1000000000',
     OPENAI_TOKENS_PER_HOUR: '100000000000',
@@ -409,7 +413,9 @@ async function measure(name: ContenderName, running: Running, settings: Settings
   const commandsBefore = countCommands ? await redisCounts(settings.redisUrl) : undefined;
   const chatsBefore = countCommands ? await upstreamChats(running.upstream) : 0;
   progress(`${name}: chat at ${settings.connections} connections for ${settings.durationS}s`);
+  const chatCpu = await cpuMicros(running.pid);
   const chat = await throughput(target, chatPath(target), CHAT_BODY, settings.connections, settings.durationS);
+  const chatCpuUs = perCall(chatCpu, await cpuMicros(running.pid), chat.requests);
   progress(`${name}: chat latency over one connection`);
   const latency = await latencyOneConnection(
     target,
@@ -431,6 +437,7 @@ async function measure(name: ContenderName, running: Running, settings: Settings
     p50Ms: latency.p50Ms,
     p99Ms: latency.p99Ms,
     rssMb: await rssMb(running.pid),
+    ...(chatCpuUs === undefined ? {} : { cpuUsPerCall: chatCpuUs }),
     requests: chat.requests + latency.requests,
     errors: chat.errors + latency.errors,
     ...commands,
@@ -452,6 +459,7 @@ async function measure(name: ContenderName, running: Running, settings: Settings
   });
 
   progress(`${name}: embeddings at ${settings.connections} connections for ${settings.durationS}s`);
+  const embeddingsCpu = await cpuMicros(running.pid);
   const embeddings = await throughput(
     target,
     embeddingsPath(target),
@@ -459,11 +467,13 @@ async function measure(name: ContenderName, running: Running, settings: Settings
     settings.connections,
     settings.durationS,
   );
+  const embeddingsCpuUs = perCall(embeddingsCpu, await cpuMicros(running.pid), embeddings.requests);
   out.push({
     contender: name,
     scenario: 'embeddings',
     rps: embeddings.rps,
     rssMb: await rssMb(running.pid),
+    ...(embeddingsCpuUs === undefined ? {} : { cpuUsPerCall: embeddingsCpuUs }),
     requests: embeddings.requests,
     errors: embeddings.errors,
     ...first?.embeddings,
@@ -471,6 +481,12 @@ async function measure(name: ContenderName, running: Running, settings: Settings
 
   if (settings.rssRequests > 0 && name !== 'direct') out.push(await rssRun(name, running, settings));
   return out;
+}
+
+/** CPU microseconds per request between two readings of a process's CPU time. */
+function perCall(before: number | undefined, after: number | undefined, requests: number): number | undefined {
+  if (before === undefined || after === undefined || requests <= 0) return undefined;
+  return (after - before) / requests;
 }
 
 /** Issue 6's memory target: RSS along BENCH_RSS_REQUESTS chats, read after each third. */
