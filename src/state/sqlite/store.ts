@@ -6,11 +6,32 @@ import { type Store, type StoreHealth, StoreUnavailableError, type TransactReque
 import { describeFailure } from './failure.js';
 import { migrate } from './schema.js';
 import { apply, prepareStatements, type Statements, toGroup, toRecord, toRow } from './statements.js';
+import { type Outcome, TickBatch } from './tick-batch.js';
 
 /** Expired kv/counter rows are swept after this many writes (and at open), never on every call. */
 const PURGE_EVERY = 500;
 /** `health()` counts ledger rows at most this often: count(*) walks an index, /health may be polled hard. */
 const COUNT_TTL_MS = 5_000;
+
+/** A ledger row waiting for its group commit, with the release of its call's holds. */
+interface Booking {
+  row: LedgerRow;
+  spend: readonly SpendIncrement[];
+  release: TransactRequest<void> | undefined;
+}
+
+/**
+ * Runs one request's step inside the batch's transaction: a failure of its own is its outcome; an
+ * SQLite error (disk full, lock lost) fails the whole transaction, as it would have failed the request alone.
+ */
+function attempt<O>(step: () => O): Outcome<O> {
+  try {
+    return { ok: true, value: step() };
+  } catch (error) {
+    if (error instanceof Database.SqliteError) throw error;
+    return { ok: false, error };
+  }
+}
 
 export interface SqliteStoreOptions {
   now?: () => number;
@@ -138,37 +159,36 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Read-decide-write of one request. Requests made in the same tick share one write transaction,
+   * each in a savepoint of its own (one whose decide throws undoes only itself): one lock and one
+   * commit for a burst of admissions instead of one each.
+   */
   async transact<T>(request: TransactRequest<T>): Promise<T> {
+    this.#ready();
+    return this.#transacts.submit(request) as Promise<T>;
+  }
+
+  readonly #transacts = new TickBatch<TransactRequest<unknown>, unknown>((requests) => {
     const { db, sql } = this.#ready();
     const clock = this.#now;
     const wrote = { any: false };
-    const run = db.transaction(function transact(): T {
-      // Read the clock once the lock is held: time spent waiting for another process does not count.
-      return apply(sql, request, clock(), wrote);
-    });
-    let result: T;
+    // Read the clock once the lock is held: time spent waiting for another process does not count.
+    const one = db.transaction((request: TransactRequest<unknown>) => apply(sql, request, clock(), wrote));
+    const run = db.transaction(() => requests.map((request) => attempt(() => one(request))));
+    let outcomes: Outcome<unknown>[];
     try {
-      result = run.immediate();
+      outcomes = run.immediate();
     } catch (error) {
       throw this.#fail(error, 'write');
     }
     if (wrote.any) this.#wrote();
-    return result;
-  }
-
-  #pending: {
-    row: LedgerRow;
-    spend: readonly SpendIncrement[];
-    /** A settlement's release, committed with its row. */
-    release: TransactRequest<void> | undefined;
-    resolve(v: boolean): void;
-    reject(e: unknown): void;
-  }[] = [];
-  #flushing = false;
+    return outcomes;
+  });
 
   async record(row: LedgerRow, spend: readonly SpendIncrement[]): Promise<boolean> {
     this.#ready();
-    return this.#enqueue(row, spend, undefined);
+    return this.#bookings.submit({ row, spend, release: undefined });
   }
 
   /** The row and the release of the call's holds in the row's group commit: one write transaction, not two. */
@@ -178,74 +198,46 @@ export class SqliteStore implements Store {
       if (release !== undefined) await this.transact(release);
       return false;
     }
-    return this.#enqueue(op.row, op.spend, release);
+    return this.#bookings.submit({ row: op.row, spend: op.spend, release });
   }
 
-  #enqueue(row: LedgerRow, spend: readonly SpendIncrement[], release: TransactRequest<void> | undefined) {
-    return new Promise<boolean>((resolve, reject) => {
-      this.#pending.push({ row, spend, release, resolve, reject });
-      if (!this.#flushing) {
-        this.#flushing = true;
-        setImmediate(() => this.#flush());
-      }
-    });
-  }
-
-  /** Commits every row recorded since the last flush in one fsynced transaction. */
-  #flush(): void {
-    const batch = this.#pending;
-    this.#pending = [];
-    this.#flushing = false;
-    if (batch.length === 0) return;
-    let inserted: boolean[];
-    /** Per entry: why its release failed (the row stays booked, as record-then-transact would leave it). */
-    const failed: unknown[] = [];
+  /** Commits every row recorded in one tick in one fsynced transaction (with the releases settled with them). */
+  readonly #bookings = new TickBatch<Booking, boolean>((batch) => {
+    const { db, sql } = this.#ready();
+    const now = this.#now();
     const wrote = { any: false };
-    try {
-      const { db, sql } = this.#ready();
-      const now = this.#now();
-      // A savepoint of its own per release: one that throws undoes only itself.
-      const releaseOne = db.transaction((release: TransactRequest<void>) => apply(sql, release, now, wrote));
-      const run = db.transaction(function record(): boolean[] {
-        return batch.map(({ row, spend, release }, i) => {
-          let fresh = false;
-          if (sql.insertRow.run(toRecord(row)).changes > 0) {
-            fresh = true;
-            for (const s of spend) sql.addCounter.run({ key: s.key, value: s.nanoUsd, expiresAt: s.expiresAt, now });
-          }
-          if (release !== undefined) {
-            try {
-              releaseOne(release);
-            } catch (error) {
-              if (error instanceof Database.SqliteError) throw error;
-              failed[i] = error;
-            }
-          }
-          return fresh;
-        });
+    // A savepoint of its own per release: one that throws undoes only itself (the row stays booked,
+    // as record-then-transact would leave it).
+    const releaseOne = db.transaction((release: TransactRequest<void>) => apply(sql, release, now, wrote));
+    const run = db.transaction(function record(): Outcome<boolean>[] {
+      return batch.map(({ row, spend, release }) => {
+        let fresh = false;
+        if (sql.insertRow.run(toRecord(row)).changes > 0) {
+          fresh = true;
+          for (const s of spend) sql.addCounter.run({ key: s.key, value: s.nanoUsd, expiresAt: s.expiresAt, now });
+        }
+        const released = release === undefined ? undefined : attempt(() => releaseOne(release));
+        return released?.ok === false ? released : { ok: true, value: fresh };
       });
+    });
+    let outcomes: Outcome<boolean>[];
+    try {
       db.pragma('synchronous = FULL');
       try {
-        inserted = run.immediate();
+        outcomes = run.immediate();
       } finally {
         db.pragma('synchronous = NORMAL');
       }
     } catch (error) {
-      const err = this.#fail(error, 'write');
-      for (const b of batch) b.reject(err);
-      return;
+      throw this.#fail(error, 'write');
     }
-    let fresh = 0;
-    batch.forEach((b, i) => {
-      if (inserted[i]) fresh += 1;
-      if (failed[i] !== undefined) b.reject(failed[i]);
-      else b.resolve(inserted[i] === true);
-    });
+    const fresh = outcomes.filter((o) => o.ok && o.value).length;
     if (fresh > 0 || wrote.any) {
       this.#wrote();
       if (this.#rowCount !== undefined) this.#rowCount.n += fresh;
     }
-  }
+    return outcomes;
+  });
 
   async counters(keys: readonly string[]): Promise<Map<string, number>> {
     const { sql } = this.#ready();
