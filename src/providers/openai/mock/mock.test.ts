@@ -614,7 +614,7 @@ describe('openai mock: responses', () => {
       ]),
     );
     assert.equal(usage.total_tokens, Number(usage.input_tokens) + Number(usage.output_tokens));
-    assert.deepEqual(usage.input_tokens_details, { cached_tokens: 0 });
+    assert.deepEqual(usage.input_tokens_details, { cached_tokens: 0, cache_write_tokens: 0 });
     assert.deepEqual(usage.output_tokens_details, { reasoning_tokens: 0 });
   });
 

@@ -182,7 +182,7 @@ function usageOf(req: ResponsesRequest, completion: Completion) {
   if (format.kind === 'json_schema') inputTokens += countTextTokens(model, JSON.stringify(format.schema));
   return {
     input_tokens: inputTokens,
-    input_tokens_details: { cached_tokens: 0 },
+    input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
     output_tokens: completion.tokens,
     output_tokens_details: { reasoning_tokens: 0 },
     total_tokens: inputTokens + completion.tokens,
@@ -270,7 +270,11 @@ function* responseFrames(req: ResponsesRequest, answer: ResponsesAnswer, ctx: Mo
   if (completion.tool) {
     const delta = deltas('response.function_call_arguments.delta', at, '');
     for (const piece of completion.pieces) yield delta(piece);
-    yield event('response.function_call_arguments.done', { ...at, arguments: completion.text });
+    yield event('response.function_call_arguments.done', {
+      ...at,
+      name: completion.tool.name,
+      arguments: completion.text,
+    });
   } else {
     const part = { ...at, content_index: 0 };
     yield event('response.content_part.added', { ...part, part: outputText('') });
