@@ -51,3 +51,21 @@ export function parseJson(text: string, what: string): unknown {
     return assert.fail(`${what} is not JSON: ${excerpt(text)}`);
   }
 }
+
+/** Fails unless `value` is what the description documents for `method path` answering `status`. */
+export function assertValidRoute(
+  validator: SpecValidator,
+  method: string,
+  path: string,
+  status: number,
+  value: unknown,
+  what: string,
+): void {
+  const problems = validator.problemsOfRoute(method, path, status, value);
+  if (problems.length === 0) return;
+  assert.fail(
+    `${what} does not validate against ${validator.id} ${method} ${path} → ${status}:\n  ${problems
+      .slice(0, 12)
+      .join('\n  ')}\n  answer: ${excerpt(value)}`,
+  );
+}

@@ -52,6 +52,11 @@ export interface SpecValidator {
   schemas: Json;
   /** Problems of `value` against `#/components/schemas/<name>`; empty when it validates. */
   problems(name: string, value: unknown): string[];
+  /**
+   * Problems of `value` as the answer of `method path` with `status`, against the schema the
+   * document gives that response (`path` as the document spells it, e.g. `/api/v1/parsing/job/{job_id}`).
+   */
+  problemsOfRoute(method: string, path: string, status: number, value: unknown): string[];
   /** Problems against a schema that is not in the document (a supplement), compiled once by key. */
   problemsAgainst(key: string, schema: Json, value: unknown): string[];
 }
@@ -86,6 +91,29 @@ export function createSpecValidator(id: string, doc: Json, differences: readonly
       const validate = validator(name, () => {
         const found = ajv.getSchema(`${id}#/components/schemas/${name}`);
         if (found === undefined) throw new Error(`cannot compile ${id}#/components/schemas/${name}`);
+        return found;
+      });
+      return validate(value) ? [] : formatErrors(validate.errors);
+    },
+    problemsOfRoute(method, path, status, value) {
+      const operation = (isObject(copy.paths) ? copy.paths[path] : undefined) as Json | undefined;
+      const responses = isObject(operation?.[method.toLowerCase()]) ? (operation[method.toLowerCase()] as Json) : {};
+      const response = isObject(responses.responses) ? responses.responses[String(status)] : undefined;
+      if (!isObject(response)) return [`the description documents no ${status} answer for ${method} ${path}`];
+      const segments = [
+        'paths',
+        path,
+        method.toLowerCase(),
+        'responses',
+        String(status),
+        'content',
+        'application/json',
+        'schema',
+      ];
+      const pointer = segments.map((s) => encodeURIComponent(s.replaceAll('~', '~0').replaceAll('/', '~1'))).join('/');
+      const validate = validator(`route:${pointer}`, () => {
+        const found = ajv.getSchema(`${id}#/${pointer}`);
+        if (found === undefined) throw new Error(`cannot compile ${id}#/${pointer}`);
         return found;
       });
       return validate(value) ? [] : formatErrors(validate.errors);
