@@ -230,9 +230,10 @@ function responseObject(req: ResponsesRequest, answer: ResponsesAnswer, ctx: Moc
     output: final ? [outputItem(answer, 'final', completion.text)] : [],
     parallel_tool_calls: body.parallel_tool_calls ?? true,
     previous_response_id: body.previous_response_id ?? null,
-    prompt_cache_key: null,
+    // Identifiers the request set come back as they were sent, as OpenAI echoes them.
+    prompt_cache_key: echoString(body.prompt_cache_key),
     reasoning: { effort: null, summary: null },
-    safety_identifier: null,
+    safety_identifier: echoString(body.safety_identifier),
     service_tier: 'default',
     store: body.store ?? true,
     temperature: body.temperature ?? 1,
@@ -246,7 +247,7 @@ function responseObject(req: ResponsesRequest, answer: ResponsesAnswer, ctx: Moc
     top_p: body.top_p ?? 1,
     truncation: 'disabled',
     usage: final ? answer.usage : null,
-    user: null,
+    user: echoString(body.user),
     metadata: body.metadata ?? {},
   };
 }
@@ -293,6 +294,8 @@ export function responses(call: MockCall, ctx: MockContext): ProviderReply {
   if (!req.stream) return jsonReply(200, responseObject(req, answer, ctx, 'final'), ctx.startedAt, ctx.now);
   return sseReply(responseFrames(req, answer, ctx), ctx.streamChunkDelayMs, ctx.signal, ctx.startedAt, ctx.now);
 }
+
+const echoString = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 
 function outputText(text: string) {
   return { type: 'output_text', annotations: [], logprobs: [], text };
