@@ -14,6 +14,10 @@ function fromUsageObject(u: unknown, usage: Usage): boolean {
   usage.inputTokens = input;
   const details = isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : u.input_tokens_details;
   usage.cachedInputTokens = Math.min(input, isObject(details) ? (count(details.cached_tokens) ?? 0) : 0);
+  // Cache writes (chat `prompt_tokens_details`, responses `input_tokens_details`) are part of the
+  // prompt like cache reads; OpenAI bills them at the input price, so they only inform, never cost.
+  const writes = isObject(details) ? count(details.cache_write_tokens) : undefined;
+  if (writes !== undefined) usage.cacheWriteTokens = Math.min(input - usage.cachedInputTokens, writes);
   usage.outputTokens = count(u.completion_tokens) ?? count(u.output_tokens) ?? 0;
   usage.reported = true;
   return true;

@@ -2,7 +2,7 @@
  * The mock's parse jobs and the response bodies built from them, in LlamaCloud's v1 and v2 shapes
  * (v1: `ParsingJob`, `ParsingJobMarkdownResult`, `…TextResult`, `…JsonResult`; v2: `ParsingGetResponse`).
  */
-import type { ExtractedPage } from '../extract/index.js';
+import type { ExtractedPage, PageItem } from '../extract/index.js';
 import { type ParseTier, TIER_CREDITS_PER_PAGE } from './tiers.js';
 
 export type V1Status = 'PENDING' | 'SUCCESS' | 'ERROR';
@@ -212,7 +212,12 @@ function v2Results(job: MockJob) {
     text: () => ({ pages: pageNumbers((page) => ({ text: page.text })) }),
     text_full: () => job.pages.map((page) => page.text).join('\n\n'),
     items: () => ({
-      pages: pageNumbers((page) => ({ page_width: 612, page_height: 792, items: page.items, success: true })),
+      pages: pageNumbers((page) => ({
+        page_width: 612,
+        page_height: 792,
+        items: page.items.map(v2Item),
+        success: true,
+      })),
     }),
     metadata: () => ({
       pages: pageNumbers(() => ({ confidence: 1, cost_optimized: false })),
@@ -220,6 +225,32 @@ function v2Results(job: MockJob) {
     }),
     forms: () => ({ pages: pageNumbers(() => ({ forms: [], success: true })) }),
   };
+}
+
+/**
+ * A page item in v2's `items` shape, which is not v1's: a heading's level is `level` (v1 `lvl`), a
+ * table carries `html` beside `csv` and `md` (the client's TextItem, HeadingItem and TableItem).
+ */
+function v2Item(item: PageItem) {
+  switch (item.type) {
+    case 'heading':
+      return { type: 'heading', level: item.lvl, value: item.value, md: item.md };
+    case 'text':
+      return { type: 'text', value: item.value, md: item.md };
+    case 'table':
+      return { type: 'table', rows: item.rows, md: item.md, csv: item.csv, html: tableHtml(item.rows) };
+  }
+}
+
+const escapeHtml = (text: string) =>
+  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+
+/** The table as HTML, the first row as its header (as the markdown renders it). */
+function tableHtml(rows: string[][]): string {
+  const row = (cells: string[], tag: 'th' | 'td') =>
+    `<tr>${cells.map((cell) => `<${tag}>${escapeHtml(cell)}</${tag}>`).join('')}</tr>`;
+  const [head = [], ...body] = rows;
+  return `<table>${row(head, 'th')}${body.map((cells) => row(cells, 'td')).join('')}</table>`;
 }
 
 /**

@@ -614,8 +614,15 @@ describe('openai mock: responses', () => {
       ]),
     );
     assert.equal(usage.total_tokens, Number(usage.input_tokens) + Number(usage.output_tokens));
-    assert.deepEqual(usage.input_tokens_details, { cached_tokens: 0 });
+    assert.deepEqual(usage.input_tokens_details, { cached_tokens: 0, cache_write_tokens: 0 });
     assert.deepEqual(usage.output_tokens_details, { reasoning_tokens: 0 });
+    assert.equal(body.user, null);
+  });
+
+  it('echoes user, safety_identifier and prompt_cache_key as the request set them', async () => {
+    const ids = { user: 'u-1', safety_identifier: 'hash-1', prompt_cache_key: 'cache-1' };
+    const body = await json(await mockWith().handle(call('responses', { ...ASK, ...ids })));
+    assert.deepEqual([body.user, body.safety_identifier, body.prompt_cache_key], ['u-1', 'hash-1', 'cache-1']);
   });
 
   it('accepts message items with content parts', async () => {

@@ -182,7 +182,7 @@ function usageOf(req: ResponsesRequest, completion: Completion) {
   if (format.kind === 'json_schema') inputTokens += countTextTokens(model, JSON.stringify(format.schema));
   return {
     input_tokens: inputTokens,
-    input_tokens_details: { cached_tokens: 0 },
+    input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
     output_tokens: completion.tokens,
     output_tokens_details: { reasoning_tokens: 0 },
     total_tokens: inputTokens + completion.tokens,
@@ -230,9 +230,10 @@ function responseObject(req: ResponsesRequest, answer: ResponsesAnswer, ctx: Moc
     output: final ? [outputItem(answer, 'final', completion.text)] : [],
     parallel_tool_calls: body.parallel_tool_calls ?? true,
     previous_response_id: body.previous_response_id ?? null,
-    prompt_cache_key: null,
+    // Identifiers the request set come back as they were sent, as OpenAI echoes them.
+    prompt_cache_key: echoString(body.prompt_cache_key),
     reasoning: { effort: null, summary: null },
-    safety_identifier: null,
+    safety_identifier: echoString(body.safety_identifier),
     service_tier: 'default',
     store: body.store ?? true,
     temperature: body.temperature ?? 1,
@@ -246,7 +247,7 @@ function responseObject(req: ResponsesRequest, answer: ResponsesAnswer, ctx: Moc
     top_p: body.top_p ?? 1,
     truncation: 'disabled',
     usage: final ? answer.usage : null,
-    user: null,
+    user: echoString(body.user),
     metadata: body.metadata ?? {},
   };
 }
@@ -270,7 +271,11 @@ function* responseFrames(req: ResponsesRequest, answer: ResponsesAnswer, ctx: Mo
   if (completion.tool) {
     const delta = deltas('response.function_call_arguments.delta', at, '');
     for (const piece of completion.pieces) yield delta(piece);
-    yield event('response.function_call_arguments.done', { ...at, arguments: completion.text });
+    yield event('response.function_call_arguments.done', {
+      ...at,
+      name: completion.tool.name,
+      arguments: completion.text,
+    });
   } else {
     const part = { ...at, content_index: 0 };
     yield event('response.content_part.added', { ...part, part: outputText('') });
@@ -289,6 +294,8 @@ export function responses(call: MockCall, ctx: MockContext): ProviderReply {
   if (!req.stream) return jsonReply(200, responseObject(req, answer, ctx, 'final'), ctx.startedAt, ctx.now);
   return sseReply(responseFrames(req, answer, ctx), ctx.streamChunkDelayMs, ctx.signal, ctx.startedAt, ctx.now);
 }
+
+const echoString = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 
 function outputText(text: string) {
   return { type: 'output_text', annotations: [], logprobs: [], text };
