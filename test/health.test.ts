@@ -59,6 +59,7 @@ function chat(tg: TestTollgate): Promise<Response> {
 
 const realVars = (standin: Standin): Record<string, string> => ({
   SERVICE_MODE: 'real',
+  ANTHROPIC_MODE: 'mock',
   OPENAI_API_KEY: OPENAI_KEY,
   LLAMA_CLOUD_API_KEY: LLAMA_KEY,
   OPENAI_UPSTREAM_URL: standin.openaiBase,
