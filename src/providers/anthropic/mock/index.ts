@@ -21,7 +21,9 @@ import { seedFor } from './text.js';
 import { checkRequest } from './validate.js';
 
 export type { MockMessage } from './messages.js';
-export { MOCK_MODELS, type MockModel } from './models.js';
+export { MOCK_MODELS, type MockModel, modelInfo } from './models.js';
+export type { MockErrorBody } from './reply.js';
+export type { MockStreamEvent } from './stream.js';
 
 type Operation = (call: MockCall, settings: MockSettings) => ProviderReply;
 

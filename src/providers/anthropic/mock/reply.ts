@@ -33,10 +33,17 @@ export type ErrorType =
   | 'api_error'
   | 'overloaded_error';
 
+/** Anthropic's error body (the SDK's `ErrorResponse`). */
+export interface MockErrorBody {
+  type: 'error';
+  error: { type: ErrorType; message: string };
+  request_id: string | null;
+}
+
 /** `{"type":"error","error":{"type","message"},"request_id"}` with the same id in the `request-id` header. */
 export function errorReply(status: number, type: ErrorType, message: string): ProviderReply {
   const headers = baseHeaders('application/json');
-  const body = { type: 'error', error: { type, message }, request_id: headers['request-id'] ?? null };
+  const body: MockErrorBody = { type: 'error', error: { type, message }, request_id: headers['request-id'] ?? null };
   return { status, headers, body: JSON.stringify(body) };
 }
 
