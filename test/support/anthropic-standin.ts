@@ -16,7 +16,7 @@ import type { AddressInfo, Socket } from 'node:net';
 
 export type AnthropicFault =
   | { kind: 'status'; status: number; type: string; headers?: Record<string, string> }
-  /** Sends `events` stream events (message_start, …), then destroys the connection. */
+  /** Sends `events` stream events (message_start, …), then closes the connection mid-body. */
   | { kind: 'cut-stream'; events: number };
 
 export interface ArrivedRequest {
@@ -181,7 +181,8 @@ export async function startAnthropicStandin({ expectKey }: { expectKey: string }
     const cut = fault?.kind === 'cut-stream' ? fault.events : undefined;
     for (const [i, e] of events.entries()) {
       if (cut !== undefined && i === cut) {
-        res.socket?.destroy();
+        // A FIN after the data, not a reset: the events sent arrive, then the body ends unfinished.
+        res.socket?.end();
         return;
       }
       res.write(e);
