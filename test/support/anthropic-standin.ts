@@ -158,7 +158,9 @@ export async function startAnthropicStandin({ expectKey }: { expectKey: string }
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const json = await readJson(req);
     requests.push({ method: req.method ?? 'GET', path, headers: req.headers, json });
-    if (req.headers['x-api-key'] !== expectKey) return error(res, 401, 'authentication_error', 'invalid x-api-key');
+    // The API takes the key as x-api-key, or (as the 2026 SDK sends it) as a bearer token.
+    const key = req.headers['x-api-key'] ?? req.headers.authorization?.replace(/^Bearer /, '');
+    if (key !== expectKey) return error(res, 401, 'authentication_error', 'invalid x-api-key');
     if (typeof req.headers['anthropic-version'] !== 'string')
       return error(res, 400, 'invalid_request_error', 'anthropic-version: header is required');
     const fault = active && active.remaining > 0 ? active.fault : undefined;
