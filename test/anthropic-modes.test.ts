@@ -60,6 +60,32 @@ describe('Anthropic in HYBRID mode', () => {
     });
   }
 
+  it('answers from the mock with no_api_key without a key, and upstream_unreachable once the provider is gone', async () => {
+    const gone = await startAnthropicStandin({ expectKey: KEY });
+    const noKey = await startTestTollgate({ SERVICE_MODE: 'mock', ANTHROPIC_MODE: 'hybrid' });
+    // The start-up probe passes; the provider goes away before the call (the next probe is 30 s off).
+    const dead = await startTestTollgate({
+      SERVICE_MODE: 'mock',
+      ANTHROPIC_MODE: 'hybrid',
+      ANTHROPIC_API_KEY: KEY,
+      ANTHROPIC_UPSTREAM_URL: gone.url,
+    });
+    await gone.close();
+    try {
+      for (const [tg, reason] of [
+        [noKey, 'no_api_key'],
+        [dead, 'upstream_unreachable'],
+      ] as const) {
+        const { response } = await sdk(tg).messages.create(ask).withResponse();
+        assert.equal(response.headers.get('x-tollgate-served-by'), 'mock');
+        assert.equal(response.headers.get('x-tollgate-fallback'), reason);
+      }
+    } finally {
+      await noKey.close();
+      await dead.close();
+    }
+  });
+
   it('streams from the mock when the provider is overloaded before the first byte', async () => {
     standin.fault({ kind: 'status', status: 529, type: 'overloaded_error' });
     const final = await sdk(tg).messages.stream(ask).finalMessage();

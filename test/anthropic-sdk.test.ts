@@ -30,10 +30,11 @@ const weather = {
   },
 };
 
-/** finalMessage() adds `parsed_output`; ids differ per call. What is left must match the JSON answer. */
+/** finalMessage() adds `parsed_output`; ids (the message's, a tool_use block's) differ per call. The rest must match. */
 const comparable = (m: object) => {
-  const { id: _id, parsed_output: _p, ...rest } = m as Record<string, unknown>;
-  return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
+  const { id: _id, parsed_output: _p, ...rest } = JSON.parse(JSON.stringify(m)) as Record<string, unknown>;
+  const content = (rest.content as Record<string, unknown>[]).map(({ id: _blockId, ...block }) => block);
+  return { ...rest, content };
 };
 
 function sdkScenario(mode: 'mock' | 'real' | 'hybrid', ctx: () => { tg: TestTollgate; standin?: AnthropicStandin }) {
@@ -134,6 +135,14 @@ function sdkScenario(mode: 'mock' | 'real' | 'hybrid', ctx: () => { tg: TestToll
     assert.equal(block.name, 'get_weather');
     const validate = new Ajv2020({ strict: false }).compile(weather.input_schema);
     assert.ok(validate(block.input), JSON.stringify(validate.errors));
+  });
+
+  it('streams a forced tool whose finalMessage() is the JSON answer, input parsed from input_json_delta', async () => {
+    const forced = { ...ask, tools: [weather], tool_choice: { type: 'tool' as const, name: 'get_weather' } };
+    const json = await client().messages.create(forced);
+    const final = await client().messages.stream(forced).finalMessage();
+    assert.deepEqual(comparable(final), comparable(json));
+    assert.equal(final.content[0]?.type, 'tool_use');
   });
 
   it('refuses a request without max_tokens with a 400 in Anthropic shape', async () => {

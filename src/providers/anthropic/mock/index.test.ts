@@ -179,6 +179,16 @@ describe('the Anthropic mock', () => {
     assert.equal((await json(reply)).error.type, 'api_error');
   });
 
+  it('waits MOCK_LATENCY_MS before answering, and stops waiting when the worker hangs up', async () => {
+    const started = performance.now();
+    await mock({ latencyMs: [60, 60] }).handle(call('/v1/messages', ask()));
+    assert.ok(performance.now() - started >= 55);
+    const ac = new AbortController();
+    const pending = mock({ latencyMs: [5000, 5000] }).handle({ ...call('/v1/messages', ask()), signal: ac.signal });
+    ac.abort(new Error('worker gone'));
+    await assert.rejects(pending, /worker gone/);
+  });
+
   it('paces a stream by MOCK_STREAM_CHUNK_DELAY_MS', async () => {
     const started = performance.now();
     const reply = await mock({ streamChunkDelayMs: 20 }).handle(

@@ -74,7 +74,9 @@ export function createAnthropicMock(settings: () => MockSettings, _now: () => nu
       const draw = new Mulberry32(seedFor(current.seed, 'realism', String(calls++)));
       const latency = high > low ? Math.round(low + draw.next() * (high - low)) : Math.max(0, low);
       const fails = current.errorRate > 0 && draw.next() < current.errorRate;
-      if (latency > 0) await sleep(latency, undefined, { signal: call.signal });
+      // A worker that hangs up during the latency: reject with the signal's reason, answer nothing.
+      if (latency > 0)
+        await sleep(latency, undefined, { signal: call.signal }).catch(() => call.signal.throwIfAborted());
       call.signal.throwIfAborted();
       if (fails) return errorReply(500, 'api_error', 'Internal server error');
       return operation(call, current);
