@@ -145,6 +145,12 @@ function sdkScenario(mode: 'mock' | 'real' | 'hybrid', ctx: () => { tg: TestToll
     assert.equal(final.content[0]?.type, 'tool_use');
   });
 
+  it('never shows a key in a log line', () => {
+    const logs = ctx().tg.logText();
+    assert.ok(logs.length > 0);
+    assert.ok(!logs.includes(KEY) && !logs.includes(WORKER_KEY));
+  });
+
   it('refuses a request without max_tokens with a 400 in Anthropic shape', async () => {
     const { max_tokens: _, ...noMax } = ask;
     await assert.rejects(client().messages.create(noMax as unknown as typeof ask), (e: unknown) => {

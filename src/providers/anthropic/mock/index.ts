@@ -62,7 +62,7 @@ const OPERATIONS: Record<string, Operation> = {
  * A ProviderMock for Anthropic. `settings` is read on every call, so hot-reloaded mock settings apply
  * to the next request. A call whose signal aborts during the injected latency rejects with its reason.
  */
-export function createAnthropicMock(settings: () => MockSettings, _now: () => number = Date.now): ProviderMock {
+export function createAnthropicMock(settings: () => MockSettings): ProviderMock {
   // Counts calls so a fixed seed gives the same sequence of latencies and faults, run after run.
   let calls = 0;
   return {
