@@ -160,3 +160,43 @@ describe('Anthropic costs agree everywhere with usage × price', () => {
     assert.equal((await report()).total.requests, 3);
   });
 });
+
+describe('Anthropic mock shadow cost with the prompt cache', () => {
+  let tg: TestTollgate;
+  before(async () => {
+    tg = await startTestTollgate({ SERVICE_MODE: 'mock' });
+  });
+  after(() => tg.close());
+
+  it('prices what the mock reports: a cache write first, then a cheaper read', async () => {
+    const client = new Anthropic({ baseURL: `${tg.url}/anthropic`, apiKey: 'placeholder', maxRetries: 0 });
+    const manual = 'Every figure in a report must be checked twice against the ledger. '.repeat(120);
+    const cachedAsk = {
+      ...ask,
+      system: [
+        { type: 'text' as const, text: manual, cache_control: { type: 'ephemeral' as const, ttl: '1h' as const } },
+      ],
+    };
+    const costs: number[] = [];
+    for (const question of ['What is checked?', 'How often?']) {
+      const { data, response } = await client.messages
+        .create({ ...cachedAsk, messages: [{ role: 'user', content: question }] })
+        .withResponse();
+      const u = data.usage;
+      const writes1h = u.cache_creation?.ephemeral_1h_input_tokens ?? 0;
+      const expected = expectedUsd({
+        input_tokens: u.input_tokens,
+        cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
+        cache_creation_input_tokens: u.cache_creation_input_tokens ?? 0,
+        ephemeral_1h_input_tokens: writes1h,
+        output_tokens: u.output_tokens,
+      });
+      assert.equal(Number(response.headers.get('x-tollgate-cost-usd')), expected);
+      costs.push(expected);
+    }
+    assert.ok(
+      (costs[1] ?? 1) < (costs[0] ?? 0) / 3,
+      `the read (${costs[1]}) costs far less than the 1 h write (${costs[0]})`,
+    );
+  });
+});

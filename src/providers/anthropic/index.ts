@@ -57,7 +57,7 @@ export const anthropic: ProviderAdapter = {
   routes: anthropicRoutes,
   mockPath: (rest) => rest,
   authHeaders: (key) => ({ 'x-api-key': key }),
-  createMock: (settings) => createAnthropicMock(settings),
+  createMock: (settings, options) => createAnthropicMock(settings, options.now),
   genAiOperation: (operation) => GEN_AI_OPERATION[operation] ?? operation,
   requestModel(_operation, json) {
     return isObject(json) && typeof json.model === 'string' ? json.model : undefined;

@@ -53,6 +53,57 @@ export function promptTokens(json: Record<string, unknown>): number {
   return n;
 }
 
+/** A `cache_control` breakpoint: the prompt's tokens up to and including its block, and that prefix. */
+export interface Breakpoint {
+  tokens: number;
+  /** The prefix (tools, system, messages, in the order Anthropic caches them) up to the breakpoint. */
+  prefix: string;
+  ttl: '5m' | '1h';
+}
+
+const ttlOf = (block: Record<string, unknown>): '5m' | '1h' | undefined =>
+  isObject(block.cache_control) ? (block.cache_control.ttl === '1h' ? '1h' : '5m') : undefined;
+
+/**
+ * Every `cache_control` breakpoint of a request, in prompt order (tools, then system, then
+ * messages, as Anthropic caches them), with the tokens of the prefix it closes, counted as
+ * `promptTokens` counts them (so a prefix never exceeds the prompt).
+ */
+export function cacheBreakpoints(json: Record<string, unknown>): Breakpoint[] {
+  const out: Breakpoint[] = [];
+  const tools = Array.isArray(json.tools) ? json.tools : [];
+  const system = Array.isArray(json.system) ? json.system : [];
+  const messages = Array.isArray(json.messages) ? json.messages : [];
+  let tokens = PRIMING;
+  let toolTokens = 0;
+  tools.forEach((tool, i) => {
+    const ttl = isObject(tool) ? ttlOf(tool) : undefined;
+    if (ttl === undefined) return;
+    toolTokens = countText(JSON.stringify(tools.slice(0, i + 1)));
+    out.push({ tokens: tokens + toolTokens, prefix: JSON.stringify([tools.slice(0, i + 1)]), ttl });
+  });
+  tokens += tools.length > 0 ? countText(JSON.stringify(tools)) : 0;
+  if (typeof json.system === 'string') tokens += countText(json.system);
+  system.forEach((block, i) => {
+    tokens += contentTokens([block]);
+    const ttl = isObject(block) ? ttlOf(block) : undefined;
+    if (ttl !== undefined) out.push({ tokens, prefix: JSON.stringify([tools, system.slice(0, i + 1)]), ttl });
+  });
+  messages.forEach((m, i) => {
+    tokens += PER_MESSAGE;
+    const content = isObject(m) ? m.content : undefined;
+    const blocks = Array.isArray(content) ? content : [content];
+    blocks.forEach((block, j) => {
+      tokens += contentTokens(typeof block === 'string' ? block : [block]);
+      const ttl = isObject(block) ? ttlOf(block) : undefined;
+      if (ttl === undefined || !isObject(m)) return;
+      const upTo = [...messages.slice(0, i), { role: m.role, content: blocks.slice(0, j + 1) }];
+      out.push({ tokens, prefix: JSON.stringify([tools, system, upTo]), ttl });
+    });
+  });
+  return out;
+}
+
 /** Occurrences of `needle` in `raw` (memchr-fast in Buffer.indexOf). */
 function occurrences(raw: Buffer, needle: string): number {
   let n = 0;

@@ -173,6 +173,64 @@ describe('the Anthropic mock', () => {
     assert.equal((await mock().handle(call('/v1/models/claude-nope'))).status, 404);
   });
 
+  it('writes a cache_control prefix once, then reads it until its TTL ends, as the usage reports', async () => {
+    let now = 1_000_000;
+    const cached = createAnthropicMock(
+      () => SETTINGS,
+      () => now,
+    );
+    const manual = 'Every figure in a report must be checked twice against the ledger. '.repeat(120);
+    const body = (question: string, ttl?: '1h') =>
+      ask({
+        system: [{ type: 'text', text: manual, cache_control: { type: 'ephemeral', ...(ttl ? { ttl } : {}) } }],
+        messages: [{ role: 'user', content: question }],
+      });
+    const usageOf = async (b: unknown) => (await json(await cached.handle(call('/v1/messages', b)))).usage;
+    const total = (u: Record<string, number>) =>
+      u.input_tokens! + u.cache_read_input_tokens! + u.cache_creation_input_tokens!;
+
+    const first = await usageOf(body('What is checked?'));
+    assert.ok(first.cache_creation_input_tokens >= 1024, 'the manual is long enough to cache');
+    assert.equal(first.cache_read_input_tokens, 0);
+    assert.equal(first.cache_creation.ephemeral_5m_input_tokens, first.cache_creation_input_tokens);
+    const counted = await json(await cached.handle(call('/v1/messages/count_tokens', body('What is checked?'))));
+    assert.equal(total(first), counted.input_tokens, 'input + reads + writes is the whole prompt');
+
+    now += 4 * 60_000;
+    const second = await usageOf(body('And how often?'));
+    assert.equal(second.cache_read_input_tokens, first.cache_creation_input_tokens);
+    assert.equal(second.cache_creation_input_tokens, 0);
+
+    now += 6 * 60_000; // 6 minutes after the read refreshed it: the 5-minute entry is gone
+    const third = await usageOf(body('And how often?'));
+    assert.equal(third.cache_read_input_tokens, 0);
+    assert.equal(third.cache_creation_input_tokens, first.cache_creation_input_tokens);
+
+    const hour = await usageOf(body('Once more?', '1h'));
+    assert.equal(hour.cache_creation.ephemeral_1h_input_tokens, hour.cache_creation_input_tokens);
+    assert.ok(hour.cache_creation_input_tokens > 0, 'another TTL is another entry');
+
+    const short = await usageOf(
+      ask({ system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }] }),
+    );
+    assert.equal(short.cache_creation_input_tokens, 0, 'below the minimum cacheable length nothing is cached');
+  });
+
+  it('reads the longest cached breakpoint and writes only what follows it', async () => {
+    const cached = createAnthropicMock(() => SETTINGS);
+    const manual = 'Budgets cap spend; limits cap rate; the ledger books every call. '.repeat(120);
+    const system = [{ type: 'text', text: manual, cache_control: { type: 'ephemeral' } }];
+    const history = 'The previous answer went into great detail about windows and buckets. '.repeat(60);
+    const first = (await json(await cached.handle(call('/v1/messages', ask({ system }))))).usage;
+    const longer = ask({
+      system,
+      messages: [{ role: 'user', content: [{ type: 'text', text: history, cache_control: { type: 'ephemeral' } }] }],
+    });
+    const second = (await json(await cached.handle(call('/v1/messages', longer)))).usage;
+    assert.equal(second.cache_read_input_tokens, first.cache_creation_input_tokens);
+    assert.ok(second.cache_creation_input_tokens > 0);
+  });
+
   it('injects faults at MOCK_ERROR_RATE as Anthropic 500 api_error answers', async () => {
     const reply = await mock({ errorRate: 1 }).handle(call('/v1/messages', ask()));
     assert.equal(reply.status, 500);

@@ -1,7 +1,8 @@
 /**
  * The built-in Anthropic mock: the Messages API's shapes (as the official SDK types and parses them),
  * deterministic for a given MOCK_SEED and request, with injected latency, stream pacing and faults
- * from the mock settings. Its own errors are answers in Anthropic's shape with a `request-id`.
+ * from the mock settings, and a prompt cache (`cache_control`) that reads what earlier calls wrote.
+ * Its own errors are answers in Anthropic's shape with a `request-id`.
  *
  * @example
  * const mock = createAnthropicMock(() => settings.mock);
@@ -13,6 +14,7 @@ import { notFound } from '../../../errors.js';
 import { Mulberry32 } from '../../../random.js';
 import type { MockCall, MockSettings, ProviderMock, ProviderReply } from '../../types.js';
 import { promptTokens } from '../tokens.js';
+import { PromptCache } from './cache.js';
 import { answerFor } from './messages.js';
 import { listModels, retrieveModel } from './models.js';
 import { errorReply, jsonReply, sseReply } from './reply.js';
@@ -25,7 +27,7 @@ export { MOCK_MODELS, type MockModel, modelInfo } from './models.js';
 export type { MockErrorBody } from './reply.js';
 export type { MockStreamEvent } from './stream.js';
 
-type Operation = (call: MockCall, settings: MockSettings) => ProviderReply;
+type Operation = (call: MockCall, settings: MockSettings, cache: PromptCache) => ProviderReply;
 
 /** Claude model ids; anything else is a 404 as the API answers it. */
 const CLAUDE = /^claude-[a-z0-9.-]+$/;
@@ -37,10 +39,10 @@ function checked(call: MockCall, countOnly: boolean) {
   return result.request;
 }
 
-const messages: Operation = (call, settings) => {
+const messages: Operation = (call, settings, cache) => {
   const request = checked(call, false);
   if ('status' in request) return request;
-  const message = answerFor(request, settings.seed);
+  const message = answerFor(request, settings.seed, cache.use(request.model, request.json));
   if (!request.stream) return jsonReply(200, message);
   return sseReply(streamFrames(message), settings.streamChunkDelayMs, call.signal);
 };
@@ -62,9 +64,10 @@ const OPERATIONS: Record<string, Operation> = {
  * A ProviderMock for Anthropic. `settings` is read on every call, so hot-reloaded mock settings apply
  * to the next request. A call whose signal aborts during the injected latency rejects with its reason.
  */
-export function createAnthropicMock(settings: () => MockSettings): ProviderMock {
+export function createAnthropicMock(settings: () => MockSettings, now: () => number = Date.now): ProviderMock {
   // Counts calls so a fixed seed gives the same sequence of latencies and faults, run after run.
   let calls = 0;
+  const cache = new PromptCache(now);
   return {
     async handle(call: MockCall): Promise<ProviderReply> {
       const operation = OPERATIONS[call.operation];
@@ -79,7 +82,7 @@ export function createAnthropicMock(settings: () => MockSettings): ProviderMock 
         await sleep(latency, undefined, { signal: call.signal }).catch(() => call.signal.throwIfAborted());
       call.signal.throwIfAborted();
       if (fails) return errorReply(500, 'api_error', 'Internal server error');
-      return operation(call, current);
+      return operation(call, current, cache);
     },
   };
 }

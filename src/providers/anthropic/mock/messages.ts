@@ -5,6 +5,7 @@
  */
 import { Mulberry32 } from '../../../random.js';
 import { countText, promptTokens, truncateText } from '../tokens.js';
+import type { CacheUsage } from './cache.js';
 import { anthropicId } from './reply.js';
 import { valueFor } from './schema-value.js';
 import { prose, seedFor } from './text.js';
@@ -90,9 +91,15 @@ function textAnswer(request: MessagesRequest, seed: number) {
   };
 }
 
-/** The message the mock answers for `request` (deterministic for MOCK_SEED and the request, but for ids). */
-export function answerFor(request: MessagesRequest, mockSeed: number): MockMessage {
+const NO_CACHE: CacheUsage = { reads: 0, writes5m: 0, writes1h: 0 };
+
+/**
+ * The message the mock answers for `request`: deterministic for MOCK_SEED and the request, but for
+ * ids and for the prompt cache's reads and writes (`cache`), which depend on earlier requests.
+ */
+export function answerFor(request: MessagesRequest, mockSeed: number, cache: CacheUsage = NO_CACHE): MockMessage {
   const { json } = request;
+  const writes = cache.writes5m + cache.writes1h;
   const seed = seedFor(mockSeed, request.model, JSON.stringify(json.system ?? ''), JSON.stringify(json.messages));
   let content: Block[];
   let outputTokens: number;
@@ -122,11 +129,12 @@ export function answerFor(request: MessagesRequest, mockSeed: number): MockMessa
     container: null,
     diagnostics: null,
     usage: {
-      input_tokens: promptTokens(json),
+      // Anthropic's input_tokens leaves out what was read from or written to the cache.
+      input_tokens: Math.max(0, promptTokens(json) - writes - cache.reads),
       output_tokens: outputTokens,
-      cache_creation_input_tokens: 0,
-      cache_read_input_tokens: 0,
-      cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+      cache_creation_input_tokens: writes,
+      cache_read_input_tokens: cache.reads,
+      cache_creation: { ephemeral_5m_input_tokens: cache.writes5m, ephemeral_1h_input_tokens: cache.writes1h },
       server_tool_use: null,
       service_tier: 'standard',
       inference_geo: null,
