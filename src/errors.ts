@@ -1,10 +1,11 @@
 /**
  * One error family for everything the sidecar itself answers. Each error has a stable
  * `code` (documented in docs/errors.md) and renders in the calling provider's shape:
- * OpenAI `{"error":{"message","type","param","code"}}`, LlamaCloud `{"detail","code"}`.
+ * OpenAI `{"error":{"message","type","param","code"}}`, LlamaCloud `{"detail","code"}`,
+ * Anthropic `{"type":"error","error":{"type","message","code"}}`.
  */
 
-export type ProviderShape = 'openai' | 'llamaparse';
+export type ProviderShape = 'openai' | 'llamaparse' | 'anthropic';
 
 export type ErrorCode =
   | 'invalid_json'
@@ -44,6 +45,27 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   internal_error: 'server_error',
 };
 
+/**
+ * Anthropic's `error.type` for an error of ours, by its status as Anthropic documents them (400
+ * invalid_request_error, 401 authentication_error, 403 permission_error, 404 not_found_error, 413
+ * request_too_large, 429 rate_limit_error, 504 timeout_error, 529 overloaded_error, else api_error);
+ * an open circuit (503) is the provider being overloaded. Our code goes beside it in `error.code`.
+ */
+const ANTHROPIC_BY_STATUS: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  405: 'invalid_request_error',
+  413: 'request_too_large',
+  415: 'invalid_request_error',
+  429: 'rate_limit_error',
+  504: 'timeout_error',
+  529: 'overloaded_error',
+};
+const anthropicType = (status: number, code: ErrorCode) =>
+  code === 'provider_unavailable' ? 'overloaded_error' : (ANTHROPIC_BY_STATUS[status] ?? 'api_error');
+
 export interface TollgateErrorOptions {
   /** OpenAI `type`; defaults per code. */
   type?: string;
@@ -72,6 +94,12 @@ export class TollgateError extends Error {
   /** The body in the provider's error shape. */
   body(shape: ProviderShape): object {
     if (shape === 'llamaparse') return { detail: this.message, code: this.code };
+    if (shape === 'anthropic') {
+      return {
+        type: 'error',
+        error: { type: anthropicType(this.status, this.code), message: this.message, code: this.code },
+      };
+    }
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 

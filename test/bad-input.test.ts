@@ -489,6 +489,7 @@ describe('bad input in REAL mode never reaches anywhere but the stand-in', () =>
     standin = await startStandin({ expectOpenAIKey: KEY, expectLlamaKey: LLAMA_KEY, quiet: true });
     tg = await startTestTollgate({
       SERVICE_MODE: 'real',
+      ANTHROPIC_MODE: 'mock',
       OPENAI_API_KEY: KEY,
       LLAMA_CLOUD_API_KEY: LLAMA_KEY,
       OPENAI_UPSTREAM_URL: standin.openaiBase,

@@ -66,7 +66,7 @@ describe('loadConfig', () => {
     assert.equal(config.limits.openai.tokens, undefined);
     assert.equal(config.limits.llamaparse.requests, undefined);
     assert.equal(config.limits.llamaparse.pages, undefined);
-    assert.deepEqual(config.budgets.caps, { total: {}, openai: {}, llamaparse: {} });
+    assert.deepEqual(config.budgets.caps, { total: {}, openai: {}, llamaparse: {}, anthropic: {} });
     assert.equal(config.budgets.timezone, 'UTC');
     assert.equal(config.budgets.exceededAction, 'reject');
     assert.equal(config.budgets.warnRatio, 0.8);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type AnthropicStandin, startAnthropicStandin } from './support/anthropic-standin.js';
 import { type Standin, startStandin } from './support/standin.js';
 import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
@@ -13,6 +14,7 @@ import { startTestTollgate, type TestTollgate, until } from './support/tollgate.
 
 const OPENAI_KEY = 'sk-health-e2e-secret-0123456789abcdef';
 const LLAMA_KEY = 'llx-health-e2e-secret-0123456789abcdef';
+const ANTHROPIC_KEY = 'sk-ant-health-e2e-secret-0123456789';
 const INTERVAL = 200;
 const TIMEOUT = 100;
 /** Timers, loopback I/O and a sidecar under a loaded test runner: what a deadline may overrun by. */
@@ -59,6 +61,7 @@ function chat(tg: TestTollgate): Promise<Response> {
 
 const realVars = (standin: Standin): Record<string, string> => ({
   SERVICE_MODE: 'real',
+  ANTHROPIC_MODE: 'mock',
   OPENAI_API_KEY: OPENAI_KEY,
   LLAMA_CLOUD_API_KEY: LLAMA_KEY,
   OPENAI_UPSTREAM_URL: standin.openaiBase,
@@ -69,15 +72,24 @@ const realVars = (standin: Standin): Record<string, string> => ({
 
 describe('/health with providers in REAL mode', () => {
   let standin: Standin;
+  let anthropic: AnthropicStandin;
   let tg: TestTollgate;
 
   before(async () => {
     standin = await startStandin({ expectOpenAIKey: OPENAI_KEY, expectLlamaKey: LLAMA_KEY, quiet: true });
-    tg = await startTestTollgate({ ...realVars(standin), BUDGET_DAILY_USD: '100' });
+    anthropic = await startAnthropicStandin({ expectKey: ANTHROPIC_KEY });
+    tg = await startTestTollgate({
+      ...realVars(standin),
+      ANTHROPIC_MODE: 'real',
+      ANTHROPIC_API_KEY: ANTHROPIC_KEY,
+      ANTHROPIC_UPSTREAM_URL: anthropic.url,
+      BUDGET_DAILY_USD: '100',
+    });
   });
   after(async () => {
     await tg.close();
     await standin.close();
+    await anthropic.close();
   });
   beforeEach(async () => {
     await standin.setFault(null);
@@ -90,7 +102,7 @@ describe('/health with providers in REAL mode', () => {
     assert.match(h.contentType ?? '', /^application\/health\+json/);
     assert.equal(h.status, 'pass');
     assert.equal(h.version, VERSION);
-    for (const key of ['openai:upstream', 'llamaparse:upstream', 'state:store', 'budget:daily']) {
+    for (const key of ['openai:upstream', 'llamaparse:upstream', 'anthropic:upstream', 'state:store', 'budget:daily']) {
       assert.ok(Array.isArray(h.checks[key]) && h.checks[key].length > 0, `${key} present`);
     }
     for (const [key, list] of Object.entries(h.checks)) {

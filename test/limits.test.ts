@@ -215,6 +215,7 @@ describe('metering of every call', () => {
     standin = await startStandin({ expectOpenAIKey: KEY, chunkGapMs: 20, streamChunks: 6, quiet: true });
     tg = await startTestTollgate({
       SERVICE_MODE: 'real',
+      ANTHROPIC_MODE: 'mock',
       OPENAI_API_KEY: KEY,
       LLAMA_CLOUD_API_KEY: 'llx-test-limits-0123456789',
       OPENAI_UPSTREAM_URL: standin.openaiBase,

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { type AnthropicStandin, startAnthropicStandin } from './support/anthropic-standin.js';
 import { type Standin, startStandin } from './support/standin.js';
 import { startTestTollgate, type TestTollgate, until } from './support/tollgate.js';
 
@@ -19,6 +20,7 @@ const TSX = import.meta.resolve('tsx');
 
 const KEY = 'sk-test-modes-SECRETKEY-0123456789';
 const LLAMA_KEY = 'llx-test-modes-SECRETLLAMA-0123456789';
+const ANTHROPIC_KEY = 'sk-ant-test-modes-0123456789';
 const ADMIN = 'admin-SECRETTOKEN-0123456789abcdef';
 const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] });
 
@@ -96,22 +98,27 @@ describe('admin routes without ADMIN_TOKEN', () => {
 
 describe('PUT /admin/mode', () => {
   let standin: Standin;
+  let anthropic: AnthropicStandin;
   let tg: TestTollgate;
 
   before(async () => {
     standin = await startStandin({ expectOpenAIKey: KEY, expectLlamaKey: LLAMA_KEY, quiet: true });
+    anthropic = await startAnthropicStandin({ expectKey: ANTHROPIC_KEY });
     tg = await startTestTollgate({
       SERVICE_MODE: 'mock',
       ADMIN_TOKEN: ADMIN,
       OPENAI_API_KEY: KEY,
       LLAMA_CLOUD_API_KEY: LLAMA_KEY,
+      ANTHROPIC_API_KEY: ANTHROPIC_KEY,
       OPENAI_UPSTREAM_URL: standin.openaiBase,
       LLAMAPARSE_UPSTREAM_URL: standin.llamaparseBase,
+      ANTHROPIC_UPSTREAM_URL: anthropic.url,
     });
   });
   after(async () => {
     await tg.close();
     await standin.close();
+    await anthropic.close();
   });
   beforeEach(() => {
     tg.modes.set('mock');
@@ -122,7 +129,10 @@ describe('PUT /admin/mode', () => {
     const res = await admin(tg.url, 'GET', '/mode');
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /application\/json/);
-    assert.deepEqual(await res.json(), { default: 'mock', providers: { openai: 'mock', llamaparse: 'mock' } });
+    assert.deepEqual(await res.json(), {
+      default: 'mock',
+      providers: { openai: 'mock', llamaparse: 'mock', anthropic: 'mock' },
+    });
   });
 
   for (const [name, token] of [
@@ -153,7 +163,10 @@ describe('PUT /admin/mode', () => {
     assert.equal((await chat(tg.url)).servedBy, 'mock');
     const res = await admin(tg.url, 'PUT', '/mode', '{"mode":"real"}');
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { default: 'real', providers: { openai: 'real', llamaparse: 'real' } });
+    assert.deepEqual(await res.json(), {
+      default: 'real',
+      providers: { openai: 'real', llamaparse: 'real', anthropic: 'real' },
+    });
     const next = await chat(tg.url);
     assert.deepEqual(next, { status: 200, object: 'chat.completion', mode: 'real', servedBy: 'real', fallback: null });
     assert.equal(standin.hits('/v1/chat/completions'), 1);
@@ -165,12 +178,18 @@ describe('PUT /admin/mode', () => {
   it('switches one provider with {"provider":"openai","mode":"hybrid"}', async () => {
     const res = await admin(tg.url, 'PUT', '/mode', '{"provider":"openai","mode":"hybrid"}');
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { default: 'mock', providers: { openai: 'hybrid', llamaparse: 'mock' } });
+    assert.deepEqual(await res.json(), {
+      default: 'mock',
+      providers: { openai: 'hybrid', llamaparse: 'mock', anthropic: 'mock' },
+    });
     const next = await chat(tg.url);
     assert.equal(next.mode, 'hybrid');
     assert.equal(next.servedBy, 'real');
     const get = await admin(tg.url, 'GET', '/mode');
-    assert.deepEqual(await get.json(), { default: 'mock', providers: { openai: 'hybrid', llamaparse: 'mock' } });
+    assert.deepEqual(await get.json(), {
+      default: 'mock',
+      providers: { openai: 'hybrid', llamaparse: 'mock', anthropic: 'mock' },
+    });
   });
 
   it('switches back to mock and stops calling the provider at once', async () => {
@@ -198,7 +217,10 @@ describe('PUT /admin/mode', () => {
       assert.equal(res.status, 400);
       const parsed = (await res.json()) as { error?: { code?: string } };
       assert.equal(parsed.error?.code, code);
-      assert.deepEqual(tg.modes.snapshot(), { default: 'mock', providers: { openai: 'mock', llamaparse: 'mock' } });
+      assert.deepEqual(tg.modes.snapshot(), {
+        default: 'mock',
+        providers: { openai: 'mock', llamaparse: 'mock', anthropic: 'mock' },
+      });
     });
   }
 
@@ -243,13 +265,19 @@ describe('PUT /admin/mode for a provider without a key', () => {
     const res = await admin(tg.url, 'PUT', '/mode', '{"mode":"real"}');
     assert.equal(res.status, 400);
     await res.arrayBuffer();
-    assert.deepEqual(tg.modes.snapshot(), { default: 'mock', providers: { openai: 'mock', llamaparse: 'mock' } });
+    assert.deepEqual(tg.modes.snapshot(), {
+      default: 'mock',
+      providers: { openai: 'mock', llamaparse: 'mock', anthropic: 'mock' },
+    });
   });
 
   it('still switches the provider that has a key', async () => {
     const res = await admin(tg.url, 'PUT', '/mode', '{"provider":"openai","mode":"real"}');
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { default: 'mock', providers: { openai: 'real', llamaparse: 'mock' } });
+    assert.deepEqual(await res.json(), {
+      default: 'mock',
+      providers: { openai: 'real', llamaparse: 'mock', anthropic: 'mock' },
+    });
   });
 
   it('lets the keyless provider go hybrid (served by the mock, reason no_api_key)', async () => {
@@ -314,7 +342,10 @@ describe('switching by editing the env file', () => {
 
   it('reports the new SERVICE_MODE as the default on GET /admin/mode after the edit', async () => {
     const res = await admin(tg.url, 'GET', '/mode');
-    assert.deepEqual(await res.json(), { default: 'hybrid', providers: { openai: 'hybrid', llamaparse: 'hybrid' } });
+    assert.deepEqual(await res.json(), {
+      default: 'hybrid',
+      providers: { openai: 'hybrid', llamaparse: 'hybrid', anthropic: 'hybrid' },
+    });
   });
 
   it('keeps the mode in force when an edit is invalid, and logs why', async () => {

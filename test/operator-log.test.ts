@@ -65,7 +65,7 @@ describe('startup', () => {
     assert.equal(line?.['env_file'], join(dir, 'op.env'));
     assert.equal(line?.['config_file'], null);
     assert.equal(line?.['default_mode'], 'mock');
-    assert.deepEqual(line?.['modes'], { openai: 'mock', llamaparse: 'mock' });
+    assert.deepEqual(line?.['modes'], { openai: 'mock', llamaparse: 'mock', anthropic: 'mock' });
     assert.equal(line?.['store'], 'redis://tollgate:****@127.0.0.1:1/0');
   });
 
@@ -88,8 +88,14 @@ describe('operator actions', () => {
     assert.ok(line, log.text());
     assert.equal(line['by'], 'admin api');
     assert.match(String(line['remote_address']), /127\.0\.0\.1/);
-    assert.deepEqual(line['from'], { default: 'mock', providers: { openai: 'mock', llamaparse: 'mock' } });
-    assert.deepEqual(line['to'], { default: 'mock', providers: { openai: 'mock', llamaparse: 'hybrid' } });
+    assert.deepEqual(line['from'], {
+      default: 'mock',
+      providers: { openai: 'mock', llamaparse: 'mock', anthropic: 'mock' },
+    });
+    assert.deepEqual(line['to'], {
+      default: 'mock',
+      providers: { openai: 'mock', llamaparse: 'hybrid', anthropic: 'mock' },
+    });
   });
 
   it('reloads on POST /admin/reload and logs the trigger, even when nothing changed', async () => {

@@ -16,6 +16,7 @@ describe('REAL mode against a stand-in provider', () => {
     standin = await startStandin({ expectOpenAIKey: KEY, expectLlamaKey: LLX, chunkGapMs: 0, quiet: true });
     tg = await startTestTollgate({
       SERVICE_MODE: 'real',
+      ANTHROPIC_MODE: 'mock',
       OPENAI_API_KEY: KEY,
       LLAMA_CLOUD_API_KEY: LLX,
       OPENAI_UPSTREAM_URL: standin.openaiBase,

@@ -1,6 +1,6 @@
 import { type ConfigWarning, closestName, unknownKeyWarning } from './explain.js';
 import { shownValue } from './mask.js';
-import { envSchema } from './schema.js';
+import { CATALOG, envSchema } from './schema.js';
 
 /** Every variable tollgate reads: the schema's, and ENV_FILE, which names the file itself. */
 export const KNOWN_VARS: readonly string[] = [...Object.keys(envSchema.shape), 'ENV_FILE'];
@@ -13,9 +13,7 @@ const FOREIGN_PREFIXES = ['OTEL_', 'NODE_'];
  * start like ours and sit within a typo of a known one are worth a warning there.
  */
 const OWN_PREFIXES = [
-  'OPENAI_',
-  'LLAMAPARSE_',
-  'LLAMA_CLOUD_',
+  ...new Set(CATALOG.flatMap((p) => [`${p.envPrefix}_`, `${p.keyVar.split('_')[0]}_`])),
   'STATE_',
   'BUDGET_',
   'MOCK_',

@@ -23,7 +23,14 @@ import {
  * The per-provider variables come from the provider catalog, in catalog order.
  */
 
-export { CATALOG, PROVIDERS, type Provider, type ProviderFacts } from '../providers/catalog.js';
+export {
+  CATALOG,
+  PROVIDERS,
+  type Provider,
+  type ProviderFacts,
+  TOKEN_PRICED,
+  type TokenPricedProvider,
+} from '../providers/catalog.js';
 export { type BudgetWindowName, MODES, type Mode } from './fields.js';
 export { type FileConfig, fileSchema } from './file-schema.js';
 export { crossFieldIssues, type FieldIssue, type KeyFacts, needsKey, noUpstreamKey } from './rules.js';

@@ -33,7 +33,7 @@ const probed = (status: Check['status'], output: string): Check => ({
 
 /** Everything healthy, openai in real mode and llamaparse in mock mode; `over` replaces parts. */
 function parts(over: Partial<HealthParts> = {}): HealthParts {
-  const modes: Record<Provider, Mode> = { openai: 'real', llamaparse: 'mock' };
+  const modes: Record<Provider, Mode> = { openai: 'real', llamaparse: 'mock', anthropic: 'mock' };
   return {
     providers: ['openai', 'llamaparse'],
     probes: { check: () => probed('pass', 'GET /models: HTTP 200') },

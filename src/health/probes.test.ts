@@ -59,6 +59,7 @@ describe('ProviderProbes against the stand-in', () => {
     log = memoryLog();
     config = makeConfig({
       SERVICE_MODE: 'real',
+      ANTHROPIC_MODE: 'mock',
       OPENAI_API_KEY: OPENAI_KEY,
       LLAMA_CLOUD_API_KEY: LLAMA_KEY,
       OPENAI_UPSTREAM_URL: standin.openaiBase,
@@ -226,7 +227,7 @@ describe('ProviderProbes against the stand-in', () => {
   });
 
   it('follows the effective mode it is given (a switch through /admin/mode)', async () => {
-    const modes: Record<Provider, Mode> = { openai: 'mock', llamaparse: 'mock' };
+    const modes: Record<Provider, Mode> = { openai: 'mock', llamaparse: 'mock', anthropic: 'mock' };
     const pr = create({ mode: (p) => modes[p] });
     await pr.start();
     assert.equal(standin.hits(), 0);

@@ -256,7 +256,7 @@ export class ProviderProbes {
     const pcfg = cfg.providers[provider];
     const timeoutMs = cfg.health.timeoutMs;
     const sig = signature(provider, cfg);
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT, ...spec.headers };
     const adapter = providers.find((a) => a.name === provider);
     if (plan.authorized && pcfg.apiKey !== undefined && adapter)
       Object.assign(headers, adapter.authHeaders(pcfg.apiKey));

@@ -11,6 +11,8 @@ export interface ProbeSpec {
   label: string;
   /** "an OpenAI key": the key named in a warning. */
   keyNoun: string;
+  /** Headers the probe sends besides the key (Anthropic's `anthropic-version`). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** Each provider's probe (a free endpoint, never billed), from the provider catalog. */

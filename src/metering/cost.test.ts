@@ -164,3 +164,52 @@ describe('worstCaseCost', () => {
     assert.equal(worstCaseCost(lp, 'llamaparse', 'agentic', 4, 0).usd, 0.04);
   });
 });
+
+describe('costOf: Anthropic tokens, with prompt-cache reads and writes', () => {
+  it('prices input, cache reads, 5-minute and 1-hour writes and output at their own rates', () => {
+    // claude-sonnet-5-5: $2 input, $0.10 read, $2.50 5m write, $4 1h write, $10 output per 1M.
+    // inputTokens is the whole prompt: 25 uncached + 1,000 read + 300 written (100 of them for 1 h).
+    // 25 × 2 + 1000 × 0.1 + 200 × 2.5 + 100 × 4 + 40 × 10 = 50 + 100 + 500 + 400 + 400 = 1450 µUSD
+    const u = usage({
+      inputTokens: 1325,
+      cachedInputTokens: 1000,
+      cacheWriteTokens: 300,
+      cacheWrite1hTokens: 100,
+      outputTokens: 40,
+      model: 'claude-sonnet-5-5',
+    });
+    assert.deepEqual(costOf(prices, 'anthropic', u), { usd: 0.00145, priced: true, model: 'claude-sonnet-5-5' });
+  });
+
+  it('prices a dated model id as its alias', () => {
+    // claude-haiku-4-5: $1 input, $5 output per 1M: 1000 × 1 + 200 × 5 = 2000 µUSD
+    const u = usage({ inputTokens: 1000, outputTokens: 200, model: 'claude-haiku-4-5-20251001' });
+    assert.equal(costOf(prices, 'anthropic', u).usd, 0.002);
+    assert.equal(prices.lookup('anthropic', 'claude-haiku-4-5-20251001'), prices.table.anthropic['claude-haiku-4-5']);
+    assert.equal(prices.lookup('anthropic', 'claude-opus-4-1-20250805'), prices.table.anthropic['claude-opus-4-1']);
+    assert.equal(prices.lookup('openai', 'claude-haiku-4-5'), undefined, 'each provider has its own table');
+  });
+
+  it('prices writes at the input rate where a table names no write rate (OpenAI)', () => {
+    // gpt-4o-mini: 600 × 0.15 + 400 × 0.075 (reads) + 0 × … = 120 µUSD; the 100 writes at input: +15
+    const u = usage({ inputTokens: 1100, cachedInputTokens: 400, cacheWriteTokens: 100, model: 'gpt-4o-mini' });
+    assert.equal(costOf(prices, 'openai', u).usd, 0.000135);
+  });
+
+  it('reserves every prompt token at the dearest prompt rate (a 1-hour write) for admission', () => {
+    // claude-sonnet-5-5: 1000 × 4 + 500 × 10 = 9000 µUSD, never below any actual bill of that size.
+    assert.equal(worstCaseCost(prices, 'anthropic', 'claude-sonnet-5-5', 1000, 500).usd, 0.009);
+  });
+
+  it('takes extra Anthropic prices from CONFIG_FILE, merged over the shipped ones', () => {
+    const table = loadPriceTable({
+      extra: { anthropic: { 'claude-house': { input_per_1m: 1, cached_input_per_1m: 0.1, output_per_1m: 2 } } },
+    });
+    const p = new Prices(table);
+    assert.equal(
+      costOf(p, 'anthropic', usage({ inputTokens: 1000, outputTokens: 1000, model: 'claude-house' })).usd,
+      0.003,
+    );
+    assert.ok(p.lookup('anthropic', 'claude-sonnet-5-5'), 'the shipped models stay');
+  });
+});

@@ -1,6 +1,6 @@
 import { CATALOG, type Provider } from '../config/index.js';
 import type { Usage } from '../providers/index.js';
-import type { OpenAIPrice, Prices } from './prices.js';
+import type { Prices, TokenPrice } from './prices.js';
 
 /**
  * The cost of a call.
@@ -30,6 +30,10 @@ const pricedByPages = (provider: Provider) => PRICE_KIND.get(provider) === 'page
 /** Default LlamaParse tier: what LlamaCloud runs when an upload names none. */
 const DEFAULT_TIER = 'cost_effective';
 
+/** The token price of a model of a provider priced by tokens. */
+const tokenEntry = (prices: Prices, provider: Provider, model: string): TokenPrice | undefined =>
+  prices.lookup(provider, model) as TokenPrice | undefined;
+
 /** A count as the price arithmetic may use it: finite and not negative, else 0. */
 const count = (v: number | undefined): number => (v !== undefined && Number.isFinite(v) && v > 0 ? v : 0);
 /** USD per 1M tokens → pico-dollars per token. */
@@ -37,13 +41,28 @@ const picoPerToken = (usdPerMillion: number) => Math.round(usdPerMillion * 1e6);
 const toUsd = (pico: number) => Math.round(pico) / PICO;
 const unpriced = (model: string | undefined): Cost => ({ usd: 0, priced: false, model });
 
-function tokenCost(entry: OpenAIPrice, input: number, cached: number, output: number): number {
-  const inTokens = count(input);
-  const cachedTokens = Math.min(count(cached), inTokens);
+/** The rate of a 5-minute and of a 1-hour cache write: each defaults to the rate below it (1h → 5m → input). */
+const writeRates = (entry: TokenPrice) => {
+  const write = entry.cache_write_per_1m ?? entry.input_per_1m;
+  return { write, write1h: entry.cache_write_1h_per_1m ?? write };
+};
+
+/**
+ * `inputTokens` is the whole prompt, whatever the provider reports apart: cache reads and cache
+ * writes are parts of it, each at its own rate, and the rest is at the input rate.
+ */
+function tokenCost(entry: TokenPrice, usage: Usage): number {
+  const inTokens = count(usage.inputTokens);
+  const cachedTokens = Math.min(count(usage.cachedInputTokens), inTokens);
+  const writes = Math.min(count(usage.cacheWriteTokens), inTokens - cachedTokens);
+  const writes1h = Math.min(count(usage.cacheWrite1hTokens), writes);
+  const { write, write1h } = writeRates(entry);
   return toUsd(
-    (inTokens - cachedTokens) * picoPerToken(entry.input_per_1m) +
+    (inTokens - cachedTokens - writes) * picoPerToken(entry.input_per_1m) +
       cachedTokens * picoPerToken(entry.cached_input_per_1m) +
-      count(output) * picoPerToken(entry.output_per_1m),
+      (writes - writes1h) * picoPerToken(write) +
+      writes1h * picoPerToken(write1h) +
+      count(usage.outputTokens) * picoPerToken(entry.output_per_1m),
   );
 }
 
@@ -69,9 +88,11 @@ function pageCost(prices: Prices, tier: string, pages: number, credits: number |
 /**
  * What a call cost, from the usage the response reported.
  *
- * - OpenAI (chat, responses, embeddings): priced by the model the response names, else the
+ * - Providers priced by tokens (OpenAI, Anthropic): by the model the response names, else the
  *   request's (also when the response names a model the table does not know):
- *   `(input − cached) × input + cached × cached_input + output × output`, per 1M tokens.
+ *   `(input − cached − writes) × input + cached × cached_input + 5-minute writes × cache_write
+ *   + 1-hour writes × cache_write_1h + output × output`, per 1M tokens (`input` is the whole
+ *   prompt; OpenAI reports no writes, so for it this is `(input − cached) × input + …`).
  * - LlamaParse: the credits the job reported × USD per 1,000 credits; without credits,
  *   pages × the tier's credits per page (tier from the usage, else `requestModel`, else
  *   `cost_effective`).
@@ -87,21 +108,22 @@ export function costOf(prices: Prices, provider: Provider, usage: Usage, request
   }
   let model = usage.model ?? requestModel;
   if (model === undefined) return unpriced(undefined);
-  let entry = prices.lookup('openai', model);
+  let entry = tokenEntry(prices, provider, model);
   if (!entry && requestModel !== undefined && requestModel !== model) {
-    const fallback = prices.lookup('openai', requestModel);
+    const fallback = tokenEntry(prices, provider, requestModel);
     if (fallback) {
       entry = fallback;
       model = requestModel;
     }
   }
   if (!entry) return unpriced(model);
-  return { usd: tokenCost(entry, usage.inputTokens, usage.cachedInputTokens, usage.outputTokens), priced: true, model };
+  return { usd: tokenCost(entry, usage), priced: true, model };
 }
 
 /**
- * The most a call can cost, for admission: every prompt token at the full input price (no cache
- * discount) plus `maxOutputTokens` at the output price. For LlamaParse, `model` is the tier
+ * The most a call can cost, for admission: every prompt token at the dearest prompt rate (the input
+ * price, or a cache write's where the table prices writes above it; never the cache-read discount)
+ * plus `maxOutputTokens` at the output price. For LlamaParse, `model` is the tier
  * (default `cost_effective`) and `promptTokens` is read as the number of pages.
  *
  * @example
@@ -117,7 +139,15 @@ export function worstCaseCost(
 ): Cost {
   if (pricedByPages(provider)) return pageCost(prices, model ?? DEFAULT_TIER, promptTokens, undefined);
   if (model === undefined) return unpriced(undefined);
-  const entry = prices.lookup('openai', model);
+  const entry = tokenEntry(prices, provider, model);
   if (!entry) return unpriced(model);
-  return { usd: tokenCost(entry, promptTokens, 0, maxOutputTokens), priced: true, model };
+  const { write, write1h } = writeRates(entry);
+  const dearest = Math.max(entry.input_per_1m, write, write1h);
+  return {
+    usd: toUsd(
+      count(promptTokens) * picoPerToken(dearest) + count(maxOutputTokens) * picoPerToken(entry.output_per_1m),
+    ),
+    priced: true,
+    model,
+  };
 }

@@ -18,6 +18,7 @@ export {
   type PriceTable,
   PriceTableError,
   priceTableSchema,
+  type TokenPrice,
 } from './prices.js';
 export {
   budgetView,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Provider } from '../config/index.js';
+import { CATALOG, type Provider, TOKEN_PRICED, type TokenPricedProvider } from '../config/index.js';
 import shipped from './prices.json' with { type: 'json' };
 
 /**
@@ -21,11 +21,33 @@ const price = z
   })
   .min(0, { error: 'must not be negative' });
 
-const openAIPriceSchema = z.strictObject({
+/**
+ * USD per 1M tokens for one model of a provider priced by tokens. `cached_input_per_1m` is a cache
+ * read; `cache_write_per_1m` a prompt-cache write (Anthropic's 5-minute writes) and
+ * `cache_write_1h_per_1m` a one-hour write, each defaulting to the rate below it (1h → 5m → input).
+ */
+const tokenPriceSchema = z.strictObject({
   input_per_1m: price,
   cached_input_per_1m: price,
   output_per_1m: price,
+  cache_write_per_1m: price.optional(),
+  cache_write_1h_per_1m: price.optional(),
 });
+
+type TokenSection = z.ZodDefault<z.ZodRecord<z.ZodString, typeof tokenPriceSchema>>;
+type ExtraSection = z.ZodOptional<z.ZodRecord<z.ZodString, ReturnType<typeof tokenPriceSchema.partial>>>;
+
+/** One section per provider priced by tokens (`openai`, `anthropic`, …), from the provider catalog. */
+const tokenSections = Object.fromEntries(
+  TOKEN_PRICED.map((p) => [
+    p,
+    z.record(z.string(), tokenPriceSchema, { error: 'must be an object of model → prices' }).default({}),
+  ]),
+) as Record<TokenPricedProvider, TokenSection>;
+const extraTokenSections = Object.fromEntries(
+  TOKEN_PRICED.map((p) => [p, z.record(z.string(), tokenPriceSchema.partial()).optional()]),
+) as Record<TokenPricedProvider, ExtraSection>;
+const pricedByPages = (provider: Provider) => CATALOG.find((p) => p.name === provider)?.priceKind === 'pages';
 
 const creditsPerPageSchema = z
   .object({ fast: price, cost_effective: price, agentic: price, agentic_plus: price })
@@ -35,7 +57,7 @@ export const priceTableSchema = z.object({
   version: z.string({ error: 'must be a string such as 2026-11-01' }).min(1, { error: 'must not be empty' }),
   currency: z.literal('USD', { error: 'must be USD' }),
   sources: z.record(z.string(), z.string({ error: 'must be a string' })).optional(),
-  openai: z.record(z.string(), openAIPriceSchema, { error: 'must be an object of model → prices' }),
+  ...tokenSections,
   llamaparse: z.strictObject(
     { usd_per_1000_credits: price, credits_per_page: creditsPerPageSchema },
     { error: 'must be an object with usd_per_1000_credits and credits_per_page' },
@@ -45,7 +67,7 @@ export const priceTableSchema = z.object({
 /** CONFIG_FILE `prices`: entries merged over the table; a known model may set only some fields. */
 const extraSchema = z.strictObject(
   {
-    openai: z.record(z.string(), openAIPriceSchema.partial()).optional(),
+    ...extraTokenSections,
     llamaparse: z
       .strictObject({
         usd_per_1000_credits: price.optional(),
@@ -53,12 +75,14 @@ const extraSchema = z.strictObject(
       })
       .optional(),
   },
-  { error: 'must be an object with openai and/or llamaparse' },
+  { error: `must be an object with any of ${[...TOKEN_PRICED, 'llamaparse'].join(', ')}` },
 );
 
 export type PriceTable = z.infer<typeof priceTableSchema>;
-/** USD per million tokens for one OpenAI model. */
-export type OpenAIPrice = z.infer<typeof openAIPriceSchema>;
+/** USD per million tokens for one model of a provider priced by tokens. */
+export type TokenPrice = z.infer<typeof tokenPriceSchema>;
+/** The name it had while OpenAI was the only provider priced by tokens. */
+export type OpenAIPrice = TokenPrice;
 export type LlamaParsePrices = PriceTable['llamaparse'];
 /** What one LlamaParse tier costs. */
 export interface LlamaParseTierPrice {
@@ -131,15 +155,17 @@ export function loadPriceTable({ file, extra }: LoadPriceTableOptions = {}): Pri
   if (!more.success) throw new PriceTableError(describe(more.error.issues, ['prices']), 'CONFIG_FILE prices');
   const table = base.data;
   // A Map and fromEntries, not assignment: a model named `__proto__` stays a plain key.
-  const models = new Map(Object.entries(table.openai));
-  for (const [model, entry] of Object.entries(more.data.openai ?? {})) {
-    models.set(model, { ...models.get(model), ...entry } as OpenAIPrice);
-  }
-  const openai = Object.fromEntries(models);
+  const mergedSection = (provider: TokenPricedProvider) => {
+    const models = new Map(Object.entries(table[provider]));
+    for (const [model, entry] of Object.entries(more.data[provider] ?? {})) {
+      models.set(model, { ...models.get(model), ...entry } as TokenPrice);
+    }
+    return Object.fromEntries(models);
+  };
   const lp = more.data.llamaparse;
   const merged = {
     ...table,
-    openai,
+    ...Object.fromEntries(TOKEN_PRICED.map((p) => [p, mergedSection(p)])),
     llamaparse: {
       usd_per_1000_credits: lp?.usd_per_1000_credits ?? table.llamaparse.usd_per_1000_credits,
       credits_per_page: { ...table.llamaparse.credits_per_page, ...lp?.credits_per_page },
@@ -167,6 +193,18 @@ const deepFreeze = <T>(value: T): T => {
 /** Normalises a LlamaParse tier name: `Cost-Effective` → `cost_effective`. */
 const tierKey = (tier: string) => tier.trim().toLowerCase().replaceAll('-', '_');
 
+/** One provider's models, by lower-case name, and the same names longest first for the prefix fallback. */
+interface ModelIndex {
+  models: Map<string, TokenPrice>;
+  byLength: string[];
+  cache: Map<string, TokenPrice | null>;
+}
+
+function indexModels(section: Record<string, TokenPrice>): ModelIndex {
+  const models = new Map(Object.entries(section).map(([name, entry]) => [name.toLowerCase(), entry]));
+  return { models, byLength: [...models.keys()].sort((a, b) => b.length - a.length), cache: new Map() };
+}
+
 /**
  * A validated price table with memoised lookups (the hot path: one Map hit per call once a
  * model has been seen).
@@ -174,20 +212,17 @@ const tierKey = (tier: string) => tier.trim().toLowerCase().replaceAll('-', '_')
  * @example
  * const prices = new Prices(loadPriceTable());
  * prices.lookup('openai', 'gpt-4o-mini-2024-07-18'); // the gpt-4o-mini entry
+ * prices.lookup('anthropic', 'claude-haiku-4-5-20251001'); // the claude-haiku-4-5 entry
  * prices.lookup('llamaparse', 'agentic'); // { tier: 'agentic', usd_per_1000_credits: 1.25, credits_per_page: 10 }
  */
 export class Prices {
   readonly table: Readonly<PriceTable>;
-  readonly #models: Map<string, OpenAIPrice>;
-  /** Known model names, longest first, for the prefix fallback. */
-  readonly #byLength: string[];
+  readonly #byProvider: Map<Provider, ModelIndex>;
   readonly #tiers: Map<string, LlamaParseTierPrice>;
-  readonly #cache = new Map<string, OpenAIPrice | null>();
 
   constructor(table: PriceTable) {
     this.table = deepFreeze(structuredClone(table));
-    this.#models = new Map(Object.entries(this.table.openai).map(([name, entry]) => [name.toLowerCase(), entry]));
-    this.#byLength = [...this.#models.keys()].sort((a, b) => b.length - a.length);
+    this.#byProvider = new Map(TOKEN_PRICED.map((p) => [p, indexModels(this.table[p])]));
     const { usd_per_1000_credits, credits_per_page } = this.table.llamaparse;
     this.#tiers = new Map(
       Object.entries(credits_per_page).map(([tier, credits]) => [
@@ -201,47 +236,51 @@ export class Prices {
     return this.table.version;
   }
 
-  /** What the table prices for `provider`: OpenAI model names, LlamaParse tiers (what warm-up loads for). */
+  /** What the table prices for `provider`: model names, or LlamaParse tiers (what warm-up loads for). */
   models(provider: Provider): string[] {
-    return provider === 'openai' ? Object.keys(this.table.openai) : [...this.#tiers.keys()];
+    return pricedByPages(provider)
+      ? [...this.#tiers.keys()]
+      : [...(this.#byProvider.get(provider)?.models.keys() ?? [])];
   }
 
   /**
-   * The price entry for a model (OpenAI) or a tier (LlamaParse), or undefined when unknown.
-   * OpenAI: the exact name first; else a dated snapshot prices as its base model, the longest
-   * known name that the undated name starts with (up to a `-`), so `gpt-4o-mini-2024-07-18` is
-   * `gpt-4o-mini`, never `gpt-4o`.
+   * The price entry for a model (a provider priced by tokens) or a tier (LlamaParse), or undefined
+   * when unknown. Models: the exact name first; else a dated snapshot prices as its base model, the
+   * longest known name that the undated name starts with (up to a `-`), so `gpt-4o-mini-2024-07-18`
+   * is `gpt-4o-mini`, never `gpt-4o`, and `claude-haiku-4-5-20251001` is `claude-haiku-4-5`.
    */
-  lookup(provider: 'openai', model: string): OpenAIPrice | undefined;
   lookup(provider: 'llamaparse', tier: string): LlamaParseTierPrice | undefined;
-  lookup(provider: Provider, model: string): OpenAIPrice | LlamaParseTierPrice | undefined;
-  lookup(provider: Provider, model: string): OpenAIPrice | LlamaParseTierPrice | undefined {
-    if (provider === 'llamaparse') return this.#tiers.get(model) ?? this.#tiers.get(tierKey(model));
-    const hit = this.#cache.get(model);
+  lookup(provider: TokenPricedProvider, model: string): TokenPrice | undefined;
+  lookup(provider: Provider, model: string): TokenPrice | LlamaParseTierPrice | undefined;
+  lookup(provider: Provider, model: string): TokenPrice | LlamaParseTierPrice | undefined {
+    if (pricedByPages(provider)) return this.#tiers.get(model) ?? this.#tiers.get(tierKey(model));
+    const index = this.#byProvider.get(provider);
+    if (index === undefined) return undefined;
+    const hit = index.cache.get(model);
     if (hit !== undefined) return hit ?? undefined;
-    const found = this.#resolve(model);
-    if (this.#cache.size >= MAX_CACHED) {
-      const oldest = this.#cache.keys().next();
-      if (!oldest.done) this.#cache.delete(oldest.value);
+    const found = resolve(index, model);
+    if (index.cache.size >= MAX_CACHED) {
+      const oldest = index.cache.keys().next();
+      if (!oldest.done) index.cache.delete(oldest.value);
     }
-    this.#cache.set(model, found ?? null);
+    index.cache.set(model, found ?? null);
     return found;
   }
+}
 
-  #resolve(model: string): OpenAIPrice | undefined {
-    const name = model.trim().toLowerCase();
-    const exact = this.#models.get(name);
-    if (exact) return exact;
-    const base = name.replace(DATE_SUFFIX, '');
-    const undated = this.#models.get(base);
-    if (undated) return undated;
-    for (const known of this.#byLength) {
-      if (known.length < base.length && base.startsWith(known) && base.charCodeAt(known.length) === 45 /* - */) {
-        return this.#models.get(known);
-      }
+function resolve(index: ModelIndex, model: string): TokenPrice | undefined {
+  const name = model.trim().toLowerCase();
+  const exact = index.models.get(name);
+  if (exact) return exact;
+  const base = name.replace(DATE_SUFFIX, '');
+  const undated = index.models.get(base);
+  if (undated) return undated;
+  for (const known of index.byLength) {
+    if (known.length < base.length && base.startsWith(known) && base.charCodeAt(known.length) === 45 /* - */) {
+      return index.models.get(known);
     }
-    return undefined;
   }
+  return undefined;
 }
 
 export type PriceReload = { ok: true; prices: Prices } | { ok: false; issues: string[] };

@@ -30,6 +30,8 @@ export interface ProviderFacts {
     readonly label: string;
     /** "an OpenAI key": the key named in a warning. */
     readonly keyNoun: string;
+    /** Headers the probe must send besides the key (Anthropic's `anthropic-version`). */
+    readonly headers?: Readonly<Record<string, string>>;
   };
 }
 
@@ -61,6 +63,25 @@ export const CATALOG = [
     // HTTPBearer) lists the key's projects, costs no credits, needs a valid key.
     probe: { path: '/api/v1/projects', keyPrefix: 'llx-', label: 'LlamaCloud', keyNoun: 'a LlamaCloud key' },
   },
+  {
+    name: 'anthropic',
+    envPrefix: 'ANTHROPIC',
+    modeVar: 'ANTHROPIC_MODE',
+    keyVar: 'ANTHROPIC_API_KEY',
+    urlVar: 'ANTHROPIC_UPSTREAM_URL',
+    defaultUrl: 'https://api.anthropic.com',
+    limitKinds: ['requests', 'tokens'],
+    budgetSubScope: 'model',
+    priceKind: 'tokens',
+    // GET /v1/models lists models, costs nothing, needs a valid key (and, like every call, a version).
+    probe: {
+      path: '/v1/models',
+      keyPrefix: 'sk-ant-',
+      label: 'Anthropic',
+      keyNoun: 'an Anthropic key',
+      headers: { 'anthropic-version': '2023-06-01' },
+    },
+  },
 ] as const satisfies readonly ProviderFacts[];
 
 type Entry = (typeof CATALOG)[number];
@@ -68,6 +89,12 @@ export type Provider = Entry['name'];
 
 /** Every provider, in catalog order. */
 export const PROVIDERS: readonly Provider[] = CATALOG.map((entry) => entry.name);
+
+/** The providers priced by tokens (per 1M, by model), each with its own section of the price table. */
+export type TokenPricedProvider = Extract<Entry, { priceKind: 'tokens' }>['name'];
+export const TOKEN_PRICED: readonly TokenPricedProvider[] = CATALOG.flatMap((entry) =>
+  entry.priceKind === 'tokens' ? [entry.name] : [],
+);
 
 /** The limit kinds of one provider: `'requests' | 'tokens'` for openai. */
 export type ProviderLimitKind<P extends Provider> = Extract<Entry, { name: P }>['limitKinds'][number];

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 
-export type ProviderName = 'openai' | 'llamaparse';
+export type { Provider as ProviderName } from './catalog.js';
 
 /** Mock realism and fault injection (contract section 2, MOCK_*). */
 export interface MockSettings {

@@ -32,6 +32,9 @@ const REPLACED_UPSTREAM = new Set([
   'cookie',
 ]);
 
+/** The worker's own credentials (`Authorization`, Anthropic's `x-api-key`), kept with FORWARD_CLIENT_AUTH. */
+const CLIENT_CREDENTIALS = new Set(['authorization', 'x-api-key']);
+
 const NONE: ReadonlySet<string> = new Set();
 const listed = (connection: string | string[] | undefined): ReadonlySet<string> => {
   // `keep-alive` and `close` name no header to drop: the common case builds nothing.
@@ -42,13 +45,13 @@ const listed = (connection: string | string[] | undefined): ReadonlySet<string> 
 
 const isOurs = (name: string) => name.startsWith('x-tollgate-');
 
-/** Worker headers to send upstream: hop-by-hop, sidecar-owned and credentials dropped. */
+/** Worker headers to send upstream: hop-by-hop, sidecar-owned and credentials dropped (kept when `keepAuthorization`). */
 export function upstreamHeaders(incoming: IncomingHttpHeaders, keepAuthorization: boolean): Record<string, string> {
   const drop = listed(incoming.connection);
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || HOP_BY_HOP.has(name) || drop.has(name) || isOurs(name)) continue;
-    if (REPLACED_UPSTREAM.has(name) && !(keepAuthorization && name === 'authorization')) continue;
+    if (REPLACED_UPSTREAM.has(name) && !(keepAuthorization && CLIENT_CREDENTIALS.has(name))) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;

@@ -11,7 +11,8 @@ function bookedUsage(x: Exchange, worst: WorstCaseOf): Usage {
   if (u.reported || worst.reserved === undefined) return u;
   // No usage from the provider (a stream cut short): count what was delivered, never book zero.
   const exact = worst.exact() as WorstCase;
-  u.inputTokens = exact.inputTokens;
+  // A stream that reported its prompt in its first event keeps that count.
+  if (u.inputTokens === 0) u.inputTokens = exact.inputTokens;
   u.outputTokens = x.adapter.countTokens?.(u.model ?? x.call.model, u.deliveredText ?? '') ?? 0;
   return u;
 }

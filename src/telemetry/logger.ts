@@ -1,5 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { CATALOG } from '../config/index.js';
 import type { CallRecord } from '../proxy/index.js';
 
 export type { Logger };
@@ -15,10 +16,10 @@ const REDACT = [
   '*.apiKey',
   'api_key',
   '*.api_key',
-  'OPENAI_API_KEY',
-  '*.OPENAI_API_KEY',
-  'LLAMA_CLOUD_API_KEY',
-  '*.LLAMA_CLOUD_API_KEY',
+  'x-api-key',
+  '*.x-api-key',
+  '*.*.x-api-key',
+  ...CATALOG.flatMap((p) => [p.keyVar, `*.${p.keyVar}`]),
   'ADMIN_TOKEN',
   '*.ADMIN_TOKEN',
   'adminToken',

@@ -381,6 +381,7 @@ describe('hostile input in REAL mode', () => {
     standin = await startStandin({ expectOpenAIKey: KEY, expectLlamaKey: LLAMA_KEY, quiet: true });
     tg = await startTestTollgate({
       SERVICE_MODE: 'real',
+      ANTHROPIC_MODE: 'mock',
       OPENAI_API_KEY: KEY,
       LLAMA_CLOUD_API_KEY: LLAMA_KEY,
       OPENAI_UPSTREAM_URL: standin.openaiBase,

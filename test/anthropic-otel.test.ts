@@ -1,0 +1,133 @@
+/**
+ * Anthropic calls traced like the others, from the built sidecar with OpenTelemetry preloaded: a
+ * `chat claude-…` CLIENT span with gen_ai.provider.name=anthropic and the call's usage, for a JSON
+ * and a streamed call, and its upstream HTTP span when the provider (a loopback stand-in) answers.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import Anthropic from '@anthropic-ai/sdk';
+import { type AnthropicStandin, startAnthropicStandin } from './support/anthropic-standin.js';
+import { freePort } from './support/redis.js';
+import { until } from './support/tollgate.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const KEY = 'sk-ant-test-otel-key-0123456789';
+const MODEL = 'claude-haiku-4-5';
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: { key: string; value: Record<string, unknown> }[];
+}
+
+const attr = (span: OtlpSpan | undefined, key: string): unknown => {
+  const v = span?.attributes.find((a) => a.key === key)?.value;
+  if (v === undefined) return undefined;
+  if ('stringValue' in v) return v.stringValue;
+  if ('intValue' in v) return Number(v.intValue);
+  if ('doubleValue' in v) return v.doubleValue;
+  if ('arrayValue' in v)
+    return ((v.arrayValue as { values?: { stringValue: string }[] }).values ?? []).map((x) => x.stringValue);
+  return v;
+};
+
+describe('Anthropic spans (OTLP/HTTP JSON to a loopback receiver)', () => {
+  const spans: OtlpSpan[] = [];
+  let receiver: Server;
+  let standin: AnthropicStandin;
+  let child: ChildProcess;
+  let url = '';
+
+  before(async () => {
+    const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
+    const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(build.status, 0, build.stdout + build.stderr);
+    receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          resourceSpans?: { scopeSpans: { spans: OtlpSpan[] }[] }[];
+        };
+        if (req.url === '/v1/traces')
+          for (const rs of body.resourceSpans ?? []) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    standin = await startAnthropicStandin({ expectKey: KEY });
+    standin.usage = {
+      input_tokens: 9,
+      cache_read_input_tokens: 500,
+      cache_creation_input_tokens: 20,
+      output_tokens: 7,
+    };
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    child = spawn(process.execPath, ['--import', './dist/telemetry/register.js', 'dist/cli.js', 'serve'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        ENV_FILE: '',
+        STATE_URL: 'memory:',
+        SERVICE_MODE: 'mock',
+        ANTHROPIC_MODE: 'real',
+        ANTHROPIC_API_KEY: KEY,
+        ANTHROPIC_UPSTREAM_URL: standin.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        SHUTDOWN_GRACE_MS: '2000',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    await until(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 15_000, 50);
+  });
+
+  after(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+    await standin.close();
+    receiver.close();
+  });
+
+  const clientSpan = (correlationId: string) =>
+    spans.find((s) => s.kind === 3 && s.name.startsWith('chat ') && attr(s, 'correlation.id') === correlationId);
+
+  for (const stream of [false, true]) {
+    it(`names the ${stream ? 'streamed' : 'JSON'} call's CLIENT span chat ${MODEL}, provider anthropic, with its usage`, async () => {
+      const id = `anthropic-otel-${stream ? 'sse' : 'json'}`;
+      const client = new Anthropic({ baseURL: `${url}/anthropic`, apiKey: 'x', maxRetries: 0 });
+      const ask = { model: MODEL, max_tokens: 30, messages: [{ role: 'user' as const, content: 'trace me' }] };
+      const options = { headers: { 'x-correlation-id': id } };
+      if (stream) await client.messages.stream(ask, options).finalMessage();
+      else await client.messages.create(ask, options);
+      await until(() => clientSpan(id) !== undefined, 10_000, 50);
+      const span = clientSpan(id);
+      assert.equal(span?.name, `chat ${MODEL}`);
+      assert.equal(attr(span, 'gen_ai.provider.name'), 'anthropic');
+      assert.equal(attr(span, 'gen_ai.operation.name'), 'chat');
+      assert.equal(attr(span, 'gen_ai.request.model'), MODEL);
+      assert.equal(attr(span, 'gen_ai.response.id'), 'msg_01standin');
+      assert.deepEqual(attr(span, 'gen_ai.response.finish_reasons'), ['end_turn']);
+      assert.equal(attr(span, 'gen_ai.usage.input_tokens'), 529, 'the whole prompt, cache reads and writes included');
+      assert.equal(attr(span, 'gen_ai.usage.output_tokens'), 7);
+      assert.equal(attr(span, 'tollgate.served_by'), 'real');
+      assert.ok((attr(span, 'tollgate.cost_usd') as number) > 0);
+      await until(() => spans.some((s) => s.parentSpanId === span?.spanId), 5000, 50);
+    });
+  }
+});
