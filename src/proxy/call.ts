@@ -1,6 +1,7 @@
 import type { Mode, Provider } from '../config/index.js';
 import type { Usage } from '../providers/index.js';
 import type { FallbackReason } from '../routing/index.js';
+import type { ServedBy } from '../state/index.js';
 
 /**
  * What happened in one proxied call. Routing, limits and metering fill it in;
@@ -20,7 +21,7 @@ export interface CallRecord {
   method: string;
   path: string;
   mode: Mode;
-  servedBy: 'real' | 'mock';
+  servedBy: ServedBy;
   fallbackReason: FallbackReason | undefined;
   model: string | undefined;
   stream: boolean;
@@ -33,6 +34,10 @@ export interface CallRecord {
   durationMs: number;
   usage: Usage | undefined;
   costUsd: number | undefined;
+  /** What a cache hit would have cost at the provider (the cost it saved). */
+  savedUsd?: number | undefined;
+  /** `hit` or `miss` while the response cache is on and the call could be served from it. */
+  cache?: 'hit' | 'miss' | undefined;
   /** A stable error code when the call failed (ours or the provider's status class). */
   errorType: string | undefined;
   /** The worker went away before the answer was complete. */
@@ -70,7 +75,7 @@ export function newCall(
     metered: fields.metered,
     traceId: '',
     spanId: '',
-    servedBy: fields.mode === 'mock' ? 'mock' : 'real',
+    servedBy: fields.mode === 'mock' ? 'mock' : fields.mode === 'replay' ? 'replay' : 'real',
     fallbackReason: undefined,
     model: undefined,
     stream: false,
@@ -80,6 +85,8 @@ export function newCall(
     durationMs: 0,
     usage: undefined,
     costUsd: undefined,
+    savedUsd: undefined,
+    cache: undefined,
     errorType: undefined,
     aborted: false,
     unpriced: false,
