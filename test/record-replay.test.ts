@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
+import { cli } from './support/cli.js';
 import { type Standin, startStandin } from './support/standin.js';
 import { startTestTollgate, type TestTollgate } from './support/tollgate.js';
 
@@ -145,6 +146,24 @@ describe('record and replay with the official OpenAI SDK', () => {
     } finally {
       await replayer.close();
     }
+  });
+
+  it('lists, shows and prunes recordings with tollgate cassettes', async () => {
+    const env = { ENV_FILE: '', CASSETTE_DIR: dir };
+    const list = await cli(['cassettes', 'list', '--json'], env, dir);
+    assert.equal(list.code, 0, list.stderr);
+    const entries = JSON.parse(list.stdout) as { file: string; provider: string; path: string; status: number }[];
+    assert.equal(entries.length, 5);
+    assert.ok(entries.some((e) => e.path === '/embeddings' && e.status === 200 && e.provider === 'openai'));
+    const shown = await cli(['cassettes', 'show', entries[0]!.file], env, dir);
+    assert.equal(JSON.parse(shown.stdout).key.length, 64);
+    const none = await cli(['cassettes', 'prune', '--older-than', '1d'], env, dir);
+    assert.match(none.stdout, /removed 0 recording/);
+    const dry = await cli(['cassettes', 'prune', '--provider', 'openai', '--dry-run'], env, dir);
+    assert.match(dry.stdout, /would remove 5 recording/);
+    assert.equal((await readdir(dir)).length, 5);
+    const bad = await cli(['cassettes', 'prune', '--older-than', 'soon'], env, dir);
+    assert.equal(bad.code, 2);
   });
 
   it('never writes a key, a token or an Authorization value to a recording', async () => {

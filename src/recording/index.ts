@@ -4,6 +4,7 @@
  * records (RECORD), replays (REPLAY) and caches (RESPONSE_CACHE_TTL_S) with these.
  */
 export { capture } from './capture.js';
+export { CASSETTES_USAGE, cassettesCommand, instantOf } from './cli.js';
 export {
   bodyBytes,
   bodyOf,
