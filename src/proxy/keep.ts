@@ -28,21 +28,27 @@ function secretsOf(x: Exchange): string[] {
 const worthKeeping = (to: Keep['to'], status: number) =>
   to === 'cache' ? status >= 200 && status < 300 : status < 500 && status !== 429;
 
+/** The job an answer started (a LlamaParse upload's id), read by the adapter from the recorded JSON. */
+const jobOf = (x: Exchange, body: RecordedBody) =>
+  'json' in body ? x.adapter.usageFromJson(x.route.operation, body.json)?.jobId : undefined;
+
 async function store(x: Exchange, keep: Keep, reply: Reply, body: RecordedBody): Promise<void> {
+  const secrets = secretsOf(x);
+  const answer = { status: reply.status, headers: clientHeaders(reply.headers), body };
+  const cassettes = new CassetteStore(x.cfg.cassettes.dir);
+  if (keep.to === 'job') return cassettes.addFollowUp(keep.file, keep.request, answer, secrets);
   const recording: Recording = {
     key: keep.key.hash,
     recordedAt: new Date().toISOString(),
     request: keep.key.request,
-    status: reply.status,
-    headers: clientHeaders(reply.headers),
-    body,
+    ...answer,
   };
-  const secrets = secretsOf(x);
-  if (keep.to === 'cassette') {
-    await new CassetteStore(x.cfg.cassettes.dir).write(keep.key.file, recording, secrets);
-  } else {
-    await x.deps.cache?.put(keep.cacheKey, serialize(recording, secrets), x.cfg.responseCache.ttlMs);
+  if (keep.to === 'cache') {
+    return x.deps.cache?.put(keep.cacheKey, serialize(recording, secrets), x.cfg.responseCache.ttlMs);
   }
+  recording.jobId = x.route.metered ? jobOf(x, body) : undefined;
+  await cassettes.write(keep.key.file, recording, secrets);
+  if (recording.jobId !== undefined) cassettes.noteJob(recording.jobId, keep.key.file);
 }
 
 /**

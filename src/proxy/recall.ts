@@ -12,27 +12,32 @@ import type { Exchange } from './exchange.js';
 import { headerValue } from './media.js';
 import type { Request } from './read.js';
 
-/** Where the provider's answer is kept as well: a recording (RECORD), or the response cache (a miss). */
-export interface Keep {
-  to: 'cassette' | 'cache';
-  key: RequestKey;
-  /** The cache entry's key: the request's hash, and the worker's credential tag under FORWARD_CLIENT_AUTH. */
-  cacheKey: string;
-}
+/**
+ * Where the provider's answer is kept as well: a recording (RECORD), a follow-up of a recorded job
+ * (RECORD, a LlamaParse poll or result), or the response cache (a miss).
+ */
+export type Keep =
+  | { to: 'cassette'; key: RequestKey }
+  | { to: 'job'; file: string; request: string }
+  | { to: 'cache'; key: RequestKey; cacheKey: string };
 
 /** What a call found stored before anyone answers it, and where its answer is to be kept. */
 export interface Recall {
   /** A recording (REPLAY) or a fresh cache entry (REAL, HYBRID). */
   found: Recording | undefined;
   keep: Keep | undefined;
-  key: RequestKey | undefined;
+  /** The file a recording of this request lives in (named in a cassette_miss). */
+  file: string | undefined;
 }
 
-const NOTHING: Recall = { found: undefined, keep: undefined, key: undefined };
+const NOTHING: Recall = { found: undefined, keep: undefined, file: undefined };
 
-/** The request's key; undefined for a streamed body (an upload), which has no JSON to key by. */
-function keyOf(x: Exchange, req: Request): RequestKey | undefined {
-  if (req.streamed) return undefined;
+/** The request's key; for an upload its content hash and form fields, when the adapter can read them. */
+async function keyOf(x: Exchange, req: Request): Promise<RequestKey | undefined> {
+  const upload = req.spooled
+    ? await x.adapter.uploadKey?.(x.route.operation, { headers: x.incoming.headers, open: req.spooled.open })
+    : undefined;
+  if (req.streamed && upload === undefined) return undefined;
   return requestKey({
     provider: x.adapter.name,
     method: x.call.method,
@@ -40,6 +45,7 @@ function keyOf(x: Exchange, req: Request): RequestKey | undefined {
     search: x.search,
     json: req.json,
     volatile: x.cfg.cassettes.volatileFields,
+    upload,
   });
 }
 
@@ -60,7 +66,7 @@ function cacheable(x: Exchange, req: Request): boolean {
 }
 
 async function fromCache(x: Exchange, req: Request): Promise<Recall> {
-  const key = keyOf(x, req) as RequestKey;
+  const key = (await keyOf(x, req)) as RequestKey;
   const cacheKey = x.cfg.forwardClientAuth ? `${key.hash}:${credentialTag(clientCredential(x))}` : key.hash;
   const text = await x.deps.cache?.get(cacheKey);
   let found: Recording | undefined;
@@ -70,7 +76,19 @@ async function fromCache(x: Exchange, req: Request): Promise<Recall> {
     found = undefined;
   }
   x.call.cache = found === undefined ? 'miss' : 'hit';
-  return { found, keep: found === undefined ? { to: 'cache', key, cacheKey } : undefined, key };
+  return { found, keep: found === undefined ? { to: 'cache', key, cacheKey } : undefined, file: undefined };
+}
+
+/** A follow-up of a job (a status poll, a result): part of the job's recording, by method, path and query. */
+async function followUp(x: Exchange, jobId: string, replay: boolean): Promise<Recall> {
+  const store = new CassetteStore(x.cfg.cassettes.dir);
+  const file = await store.findJob(x.adapter.name, jobId);
+  if (file === undefined) return NOTHING;
+  const request = `${x.call.method} ${x.rest}${x.search}`;
+  if (!replay) return { found: undefined, keep: { to: 'job', file, request }, file };
+  const job = await store.read(file);
+  const answer = job?.followUps?.[request];
+  return { found: job && answer && { ...job, ...answer, followUps: undefined }, keep: undefined, file };
 }
 
 /**
@@ -80,18 +98,20 @@ async function fromCache(x: Exchange, req: Request): Promise<Recall> {
  */
 export async function recall(x: Exchange, req: Request): Promise<Recall> {
   const { mode } = req;
-  if (mode === 'replay') {
-    const key = keyOf(x, req);
-    const found = key === undefined ? undefined : await new CassetteStore(x.cfg.cassettes.dir).read(key.file);
-    return { found, keep: undefined, key };
-  }
-  if (mode === 'record') {
-    const key = keyOf(x, req);
-    return { found: undefined, keep: key && { to: 'cassette', key, cacheKey: key.hash }, key };
+  if (mode === 'replay' || mode === 'record') {
+    const jobId = x.adapter.jobOf?.(x.route.operation, x.params);
+    if (jobId !== undefined) return followUp(x, jobId, mode === 'replay');
+    const key = await keyOf(x, req);
+    if (key === undefined) return NOTHING;
+    if (mode === 'record') return { found: undefined, keep: { to: 'cassette', key }, file: key.file };
+    const store = new CassetteStore(x.cfg.cassettes.dir);
+    const found = await store.read(key.file);
+    if (found?.jobId !== undefined) store.noteJob(found.jobId, key.file);
+    return { found, keep: undefined, file: key.file };
   }
   return cacheable(x, req) ? fromCache(x, req) : NOTHING;
 }
 
 /** REPLAY_MISS=error: the 404 for a request no recording answers. */
 export const missError = (x: Exchange, r: Recall) =>
-  cassetteMiss(x.call.method, x.call.path, r.key?.file, x.cfg.cassettes.dir);
+  cassetteMiss(x.call.method, x.call.path, r.file, x.cfg.cassettes.dir);

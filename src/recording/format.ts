@@ -16,6 +16,13 @@ export type RecordedBody =
   | { base64: string }
   | { events: RecordedEvent[] };
 
+/** One answer: status, the headers a client reads, the body. */
+export interface RecordedAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: RecordedBody;
+}
+
 /** One interaction: the request as keyed, and the answer a client read. */
 export interface Recording {
   key: string;
@@ -25,8 +32,10 @@ export interface Recording {
   /** The headers a client reads, names lower-case, sorted; never credentials or cookies. */
   headers: Record<string, string>;
   body: RecordedBody;
-  /** LlamaParse: the further answers of the same job (status polls, results), by request path and query. */
-  followUps?: Record<string, { status: number; headers: Record<string, string>; body: RecordedBody }>;
+  /** The job the answer started (a LlamaParse upload): its follow-ups belong to this recording. */
+  jobId?: string;
+  /** The job's further answers (the last status poll, each result fetched), by `METHOD path?query`. */
+  followUps?: Record<string, RecordedAnswer>;
 }
 
 export const FORMAT_VERSION = 1;
@@ -85,6 +94,13 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out;
 }
 
+const sortedKeys = <T>(o: Record<string, T>): Record<string, T> =>
+  Object.fromEntries(
+    Object.keys(o)
+      .sort()
+      .map((k) => [k, o[k] as T]),
+  );
+
 /** A recording as its file's JSON text: stable key order, two-space indent, a final newline. */
 export function serialize(r: Recording, secrets: readonly string[]): string {
   const file = {
@@ -93,7 +109,8 @@ export function serialize(r: Recording, secrets: readonly string[]): string {
     recorded_at: r.recordedAt,
     request: r.request,
     response: { status: r.status, headers: r.headers, body: r.body },
-    ...(r.followUps === undefined ? {} : { follow_ups: r.followUps }),
+    ...(r.jobId === undefined ? {} : { job_id: r.jobId }),
+    ...(r.followUps === undefined ? {} : { follow_ups: sortedKeys(r.followUps) }),
   };
   return `${redact(JSON.stringify(file, null, 2), secrets)}\n`;
 }
@@ -106,6 +123,7 @@ export function deserialize(text: string): Recording {
     recorded_at: string;
     request: CanonicalRequest;
     response: { status: number; headers: Record<string, string>; body: RecordedBody };
+    job_id?: string;
     follow_ups?: Recording['followUps'];
   };
   if (f.version !== FORMAT_VERSION || typeof f.response?.status !== 'number') {
@@ -118,6 +136,7 @@ export function deserialize(text: string): Recording {
     status: f.response.status,
     headers: f.response.headers,
     body: f.response.body,
+    jobId: f.job_id,
     followUps: f.follow_ups,
   };
 }

@@ -11,6 +11,7 @@ export {
   clientHeaders,
   deserialize,
   FORMAT_VERSION,
+  type RecordedAnswer,
   type RecordedBody,
   type RecordedEvent,
   type Recording,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deserialize, type Recording, serialize } from './format.js';
+import { deserialize, type RecordedAnswer, type Recording, serialize } from './format.js';
 
 /** A recording file as `tollgate cassettes list` shows it. */
 export interface CassetteEntry {
@@ -23,6 +23,11 @@ export interface PruneRule {
   unusedSince?: number;
   provider?: string;
 }
+
+/** Per folder: which recording holds which job (filled as jobs are recorded, replayed or looked up). */
+const JOBS = new Map<string, Map<string, string>>();
+/** Per file: the write in progress, so follow-ups of one job are added one after another. */
+const WRITING = new Map<string, Promise<void>>();
 
 const isMissing = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
 
@@ -60,6 +65,59 @@ export class CassetteStore {
       await rm(tmp, { force: true });
       throw e;
     }
+  }
+
+  #jobs(): Map<string, string> {
+    let jobs = JOBS.get(this.dir);
+    if (jobs === undefined) {
+      jobs = new Map();
+      JOBS.set(this.dir, jobs);
+    }
+    return jobs;
+  }
+
+  /** Remembers which recording holds `jobId` (its upload's answer named it). */
+  noteJob(jobId: string, file: string): void {
+    this.#jobs().set(jobId, file);
+  }
+
+  /** The recording that holds `jobId`: remembered, else found among the provider's recordings. */
+  async findJob(provider: string, jobId: string): Promise<string | undefined> {
+    const known = this.#jobs().get(jobId);
+    if (known !== undefined) return known;
+    let names: string[];
+    try {
+      names = (await readdir(this.dir)).filter((n) => n.startsWith(`${provider}_`) && n.endsWith('.json'));
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+    const needle = `"job_id": ${JSON.stringify(jobId)}`;
+    for (const file of names) {
+      const text = await readFile(join(this.dir, file), 'utf8').catch(() => '');
+      if (!text.includes(needle)) continue;
+      this.noteJob(jobId, file);
+      return file;
+    }
+    return undefined;
+  }
+
+  /** Adds (or replaces) one follow-up answer of the job recorded in `file`; one writer per file at a time. */
+  addFollowUp(file: string, request: string, answer: RecordedAnswer, secrets: readonly string[]): Promise<void> {
+    const path = join(this.dir, file);
+    const previous = WRITING.get(path) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const recording = await this.read(file);
+      if (recording === undefined) return;
+      recording.followUps = { ...recording.followUps, [request]: answer };
+      await this.write(file, recording, secrets);
+    });
+    const settled = next.catch(() => {});
+    WRITING.set(path, settled);
+    void settled.then(() => {
+      if (WRITING.get(path) === settled) WRITING.delete(path);
+    });
+    return next;
   }
 
   /** Every recording, sorted by file name. Files that are not recordings are skipped. */
