@@ -20,8 +20,8 @@ interface Totals {
   cached_input_tokens: number;
   output_tokens: number;
   pages: number;
-  /** What cache hits would have cost at the provider: saved, never spent. */
-  saved_usd: number;
+  /** What cache hits would have cost at the provider: saved, never spent (present when there were hits). */
+  saved_usd?: number;
 }
 
 export interface CostReport {
@@ -29,7 +29,9 @@ export interface CostReport {
   from: string;
   to: string;
   total: Totals & { forecast_usd: number };
-  by_served_by: Record<ServedBy, { cost_usd: number; requests: number; saved_usd: number }>;
+  /** `real` and `mock` always; `replay` and `cache` when the window has such calls (`saved_usd` on `cache`). */
+  by_served_by: Partial<Record<ServedBy, { cost_usd: number; requests: number; saved_usd?: number }>> &
+    Record<'real' | 'mock', { cost_usd: number; requests: number }>;
   groups: (Record<string, string | number> & Totals)[];
   budgets: {
     scope: string;
@@ -126,7 +128,7 @@ export async function costReport(options: {
     cached_input_tokens: t.cached,
     output_tokens: t.output,
     pages: t.pages,
-    saved_usd: usd(t.saved),
+    ...(t.saved > 0 ? { saved_usd: usd(t.saved) } : {}),
   });
   const snapshot = await options.limiter.snapshot();
   return {
@@ -134,12 +136,16 @@ export async function costReport(options: {
     from: iso(win.start),
     to: iso(win.end),
     total: { ...totals(total), forecast_usd: forecast(usd(total.cost), win.start, win.end, now) },
-    by_served_by: Object.fromEntries(
-      Object.entries(served).map(([k, t]) => [
-        k,
-        { cost_usd: usd(t.cost), requests: t.requests, saved_usd: usd(t.saved) },
-      ]),
-    ) as CostReport['by_served_by'],
+    by_served_by: {
+      real: { cost_usd: usd(served.real.cost), requests: served.real.requests },
+      mock: { cost_usd: usd(served.mock.cost), requests: served.mock.requests },
+      ...(served.replay.requests > 0
+        ? { replay: { cost_usd: usd(served.replay.cost), requests: served.replay.requests } }
+        : {}),
+      ...(served.cache.requests > 0
+        ? { cache: { cost_usd: 0, requests: served.cache.requests, saved_usd: usd(served.cache.saved) } }
+        : {}),
+    },
     groups: [...grouped.values()]
       .map(({ key, t }) => ({ ...key, ...totals(t) }))
       .sort((a, b) => b.cost_usd - a.cost_usd || b.requests - a.requests),
@@ -199,11 +205,9 @@ export function formatReport(r: CostReport): string {
     `real ${money(r.by_served_by.real.cost_usd)} (${r.by_served_by.real.requests} calls), mock shadow ${money(r.by_served_by.mock.cost_usd)} (${r.by_served_by.mock.requests} calls); end-of-${r.window} forecast ${money(r.total.forecast_usd)}`,
   );
   const { replay, cache } = r.by_served_by;
-  if (replay.requests > 0 || cache.requests > 0) {
-    lines.push(
-      `replay shadow ${money(replay.cost_usd)} (${replay.requests} calls); cache hits ${cache.requests}, saved ${money(cache.saved_usd)}`,
-    );
-  }
+  if (replay !== undefined) lines.push(`replay shadow ${money(replay.cost_usd)} (${replay.requests} calls)`);
+  if (cache !== undefined)
+    lines.push(`cache hits ${cache.requests}, saved ${money(cache.saved_usd ?? 0)} at the provider`);
   if (r.budgets.length > 0) {
     lines.push('', 'Budgets');
     const column = (pick: (b: CostReport['budgets'][number]) => number) => {

@@ -328,7 +328,7 @@ describe('createMetrics', () => {
     const m = metricsWith(fakeSources(state));
     let e = await scrape(m);
     assert.equal(e.types.get('tollgate_mode'), 'gauge');
-    assert.equal(series(e, 'tollgate_mode').length, 6);
+    assert.equal(series(e, 'tollgate_mode').length, 10, 'two providers × five modes');
     assert.equal(one(e, 'tollgate_mode', { provider: 'openai', mode: 'hybrid' }).value, 1);
     assert.equal(one(e, 'tollgate_mode', { provider: 'openai', mode: 'mock' }).value, 0);
     assert.equal(one(e, 'tollgate_mode', { provider: 'openai', mode: 'real' }).value, 0);
@@ -388,7 +388,7 @@ describe('createMetrics', () => {
     e = await scrape(m);
     // The SDK keeps a cumulative async series at its last observation when a callback skips it.
     assert.equal(one(e, 'tollgate_budget_spent_usd', { scope: 'total' }).value, 1.25, 'last known value stays');
-    assert.equal(series(e, 'tollgate_mode').length, 6, 'and the rest of the scrape still answers');
+    assert.equal(series(e, 'tollgate_mode').length, 10, 'and the rest of the scrape still answers');
   });
 
   it(`caps the model label at the first ${MODEL_LABEL_CAP} distinct models, then "${OTHER_LABEL}"`, async () => {
