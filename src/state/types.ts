@@ -21,6 +21,10 @@
  */
 export type ServedBy = 'real' | 'mock' | 'replay' | 'cache';
 
+/** What a row cost (a cache row's cost column is what it saved, never spent). */
+export const spentNanoUsd = (row: Pick<LedgerRow, 'servedBy' | 'costNanoUsd'>): number =>
+  row.servedBy === 'cache' ? 0 : row.costNanoUsd;
+
 /** One spend-ledger row (contract section 6). Money is kept in integer nano-USD to sum exactly. */
 export interface LedgerRow {
   /** Unique per booked call; LlamaParse jobs use `llamaparse:job:<id>` so a job books once fleet-wide. */
