@@ -109,6 +109,14 @@ describe('record and replay with the official OpenAI SDK', () => {
       assert.ok(rows.every((r) => r.servedBy === 'replay' && !r.billable));
       const chatRow = rows.find((r) => r.operation === 'chat');
       assert.ok(chatRow !== undefined && chatRow.inputTokens > 0 && chatRow.costNanoUsd > 0);
+      // The request log lines say who answered.
+      const lines = replayer
+        .logText()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"request"'))
+        .map((l) => JSON.parse(l) as { served_by: string; mode: string });
+      assert.equal(lines.length, 5);
+      assert.ok(lines.every((l) => l.served_by === 'replay' && l.mode === 'replay'));
     } finally {
       await replayer.close();
     }
