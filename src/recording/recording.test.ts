@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { capture } from './capture.js';
 import { bodyBytes, bodyOf, clientHeaders, deserialize, type RecordedBody, serialize } from './format.js';
 import { repeatable, requestKey } from './key.js';
+import { CassetteStore } from './store.js';
 
 const key = (
   json: Record<string, unknown> | undefined,
@@ -139,5 +143,49 @@ describe('capture', () => {
       }
     });
     assert.equal(called, false);
+  });
+});
+
+describe('CassetteStore', () => {
+  it('leaves one whole recording when many writers write the same file at once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-store-'));
+    try {
+      const store = new CassetteStore(dir);
+      const k = key({ model: 'm' });
+      const texts = Array.from({ length: 40 }, (_, i) => `answer ${i} ${'x'.repeat(20_000 + i)}`);
+      await Promise.all(
+        texts.map((text) =>
+          store.write(
+            k.file,
+            { key: k.hash, recordedAt: 't', request: k.request, status: 200, headers: {}, body: { text } },
+            [],
+          ),
+        ),
+      );
+      assert.deepEqual(await readdir(dir), [k.file], 'no temporary file left behind');
+      const got = deserialize(await readFile(join(dir, k.file), 'utf8'));
+      assert.ok('text' in got.body && texts.includes(got.body.text));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('adds follow-ups of one job one after another, none lost', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-store-'));
+    try {
+      const store = new CassetteStore(dir);
+      const k = key({ model: 'm' });
+      const r = { key: k.hash, recordedAt: 't', request: k.request, status: 200, headers: {}, body: { text: 'up' } };
+      await store.write(k.file, { ...r, jobId: 'job-1' }, []);
+      const answers = Array.from({ length: 10 }, (_, i) => `GET /job/job-1/result/${i}`);
+      await Promise.all(
+        answers.map((a) => store.addFollowUp(k.file, a, { status: 200, headers: {}, body: { text: a } }, [])),
+      );
+      const got = await store.read(k.file);
+      assert.deepEqual(Object.keys(got?.followUps ?? {}).sort(), [...answers].sort());
+      assert.equal(await new CassetteStore(dir).findJob('openai', 'job-1'), k.file);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
