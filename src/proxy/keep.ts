@@ -44,7 +44,7 @@ async function store(x: Exchange, keep: Keep, reply: Reply, body: RecordedBody):
     ...answer,
   };
   if (keep.to === 'cache') {
-    return x.deps.cache?.put(keep.cacheKey, serialize(recording, secrets), x.cfg.responseCache.ttlMs);
+    return x.deps.cache?.put(keep.cacheKey, serialize(recording, secrets, true), x.cfg.responseCache.ttlMs);
   }
   recording.jobId = x.route.metered ? jobOf(x, body) : undefined;
   await cassettes.write(keep.key.file, recording, secrets);
@@ -60,8 +60,11 @@ export function kept(x: Exchange, keep: Keep, reply: Reply): Reply {
   if (!worthKeeping(keep.to, reply.status) || typeof reply.body === 'string' || reply.body instanceof Uint8Array) {
     return reply;
   }
-  const body = capture(reply.body as Readable, contentType(reply.headers), (recorded) =>
-    store(x, keep, reply, recorded).catch((e) => x.deps.observer.error(e, x.call)),
+  const body = capture(
+    reply.body as Readable,
+    contentType(reply.headers),
+    (recorded) => store(x, keep, reply, recorded).catch((e) => x.deps.observer.error(e, x.call)),
+    { readable: keep.to !== 'cache' },
   );
   return { ...reply, body };
 }

@@ -38,13 +38,14 @@ function boundary(s: string): number {
 /**
  * Copies a body as it streams by, unchanged and unbuffered, and hands over what passed once it ended
  * whole: a stream's events with their pacing, else the whole body. A body that fails or is cut short
- * hands nothing over (a partial answer is never kept).
+ * hands nothing over (a partial answer is never kept). `readable: false` keeps JSON as text (the cache:
+ * nobody reads it, and a hit then costs no parse and re-serialization).
  */
 export function capture(
   body: Readable,
   contentType: string | undefined,
   onWhole: (recorded: RecordedBody) => Promise<void> | void,
-  now: () => number = () => performance.now(),
+  { readable = true, now = () => performance.now() }: { readable?: boolean; now?: () => number } = {},
 ): Readable {
   const sse = contentType !== undefined && /^text\/event-stream\b/i.test(contentType);
   const clock = sse ? new EventClock(now) : undefined;
@@ -61,7 +62,9 @@ export function capture(
       let kept: Promise<void> | undefined;
       try {
         clock?.push(decoder.decode());
-        const recorded: RecordedBody = clock ? { events: clock.finish() } : bodyOf(Buffer.concat(parts), contentType);
+        const recorded: RecordedBody = clock
+          ? { events: clock.finish() }
+          : bodyOf(Buffer.concat(parts), readable ? contentType : undefined);
         kept = Promise.resolve(onWhole(recorded));
       } catch {
         // Keeping a copy must never fail the answer itself.

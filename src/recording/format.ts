@@ -102,7 +102,7 @@ const sortedKeys = <T>(o: Record<string, T>): Record<string, T> =>
   );
 
 /** A recording as its file's JSON text: stable key order, two-space indent, a final newline. */
-export function serialize(r: Recording, secrets: readonly string[]): string {
+export function serialize(r: Recording, secrets: readonly string[], compact = false): string {
   const file = {
     version: FORMAT_VERSION,
     key: r.key,
@@ -112,7 +112,7 @@ export function serialize(r: Recording, secrets: readonly string[]): string {
     ...(r.jobId === undefined ? {} : { job_id: r.jobId }),
     ...(r.followUps === undefined ? {} : { follow_ups: sortedKeys(r.followUps) }),
   };
-  return `${redact(JSON.stringify(file, null, 2), secrets)}\n`;
+  return `${redact(JSON.stringify(file, null, compact ? 0 : 2), secrets)}\n`;
 }
 
 /** Reads a recording file's JSON; throws on anything that is not one. */
