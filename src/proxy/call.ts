@@ -55,6 +55,9 @@ export interface UpstreamOutcome {
   errorType: string | undefined;
 }
 
+/** Who answers a call of `mode` unless a decision says otherwise: the mock, a recording, else the provider. */
+export const servedByOf = (mode: Mode): ServedBy => (mode === 'mock' ? 'mock' : mode === 'replay' ? 'replay' : 'real');
+
 /** A fresh record for a call on `route` (a template like 'POST /openai/v1/chat/completions'). */
 export function newCall(
   fields: Pick<
@@ -75,7 +78,7 @@ export function newCall(
     metered: fields.metered,
     traceId: '',
     spanId: '',
-    servedBy: fields.mode === 'mock' ? 'mock' : fields.mode === 'replay' ? 'replay' : 'real',
+    servedBy: servedByOf(fields.mode),
     fallbackReason: undefined,
     model: undefined,
     stream: false,

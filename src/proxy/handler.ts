@@ -3,9 +3,10 @@ import { noUpstreamKey } from '../config/index.js';
 import { providerUnavailable } from '../errors.js';
 import type { Admission } from '../limits/index.js';
 import type { ProviderAdapter, RouteSpec } from '../providers/index.js';
+import type { Recording } from '../recording/index.js';
 import { type Decision, decide } from '../routing/index.js';
 import { admitCall, worstCaseOf } from './admit.js';
-import { type CallRecord, newCall } from './call.js';
+import { type CallRecord, newCall, servedByOf } from './call.js';
 import { deliver } from './deliver.js';
 import type { ProxyDeps } from './deps.js';
 import { type Exchange, openExchange } from './exchange.js';
@@ -65,15 +66,15 @@ async function answer(x: Exchange, req: Request, decision: Decision, recalled: R
   if (decision.serve === 'refuse') throw providerUnavailable(x.adapter.name, decision.retryAfterMs / 1000);
   if (decision.serve === 'miss') throw missError(x, recalled);
   const stripUsage = req.prepared?.stripUsage === true;
-  if (decision.serve === 'stored' && recalled.found !== undefined) {
+  if (decision.serve === 'stored') {
     x.call.servedBy = decision.from;
-    return deliver(x, storedReply(x, recalled.found), stripUsage, booking.settle);
+    // decide() says 'stored' only when recall found one.
+    return deliver(x, storedReply(x, recalled.found as Recording), stripUsage, booking.settle);
   }
   if (decision.serve === 'mock') {
     const reply = await serveMock(x, req, { reason: decision.reason, spooled: undefined });
     return deliver(x, reply, stripUsage, booking.settle);
   }
-  if (decision.serve !== 'real') return;
   const fallback = await forward(x, req, decision.probe, booking.settle, recalled.keep);
   if (fallback !== undefined) return deliver(x, await serveMock(x, req, fallback), stripUsage, booking.settle);
 }
@@ -128,7 +129,7 @@ export function proxyHandler(
     let begun = false;
     try {
       call.mode = modeOf(x);
-      call.servedBy = call.mode === 'mock' ? 'mock' : call.mode === 'replay' ? 'replay' : 'real';
+      call.servedBy = servedByOf(call.mode);
       const req = await readRequest(x, call.mode);
       call.model = req.json !== undefined ? adapter.requestModel(route.operation, req.json) : undefined;
       call.stream = req.json?.stream === true;
