@@ -5,7 +5,7 @@
  *
  * Layers, lowest first (a module may import its own folder, and anything on a lower rank):
  *   0 foundation   config/, errors.ts, json.ts, random.ts, transport.ts
- *   1 state/, providers/
+ *   1 state/, providers/, recording/  (recording: keys, files and playback of recorded answers)
  *   2 routing/, limits/
  *   3 metering/
  *   4 proxy/
@@ -36,6 +36,7 @@ export const RANKS: Record<string, number> = {
   'transport.ts': 0,
   state: 1,
   providers: 1,
+  recording: 1,
   routing: 2,
   limits: 2,
   metering: 3,

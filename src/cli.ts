@@ -19,6 +19,7 @@ Commands:
   costs [--window hour|day|month] [--json]
                                  spend report from the configured state store
   spool list|replay|export       ledger rows a Redis store spooled to STATE_SPOOL_DIR (tollgate spool help)
+  cassettes list|show|prune      recordings in CASSETTE_DIR (tollgate cassettes help)
 `;
 
 async function main(argv: string[], inputs: ConfigInputs): Promise<number> {
@@ -66,6 +67,10 @@ async function main(argv: string[], inputs: ConfigInputs): Promise<number> {
     case 'spool': {
       const { spoolCommand } = await import('./metering/index.js');
       return spoolCommand(rest, inputs);
+    }
+    case 'cassettes': {
+      const { cassettesCommand } = await import('./recording/index.js');
+      return cassettesCommand(rest, inputs);
     }
     case '-h':
     case '--help':

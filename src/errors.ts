@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'upstream_error'
   | 'mock_fault'
   | 'state_unavailable'
+  | 'cassette_miss'
   | 'internal_error';
 
 /** OpenAI's `type` for each of our codes. */
@@ -42,6 +43,7 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   upstream_error: 'api_error',
   mock_fault: 'server_error',
   state_unavailable: 'server_error',
+  cassette_miss: 'invalid_request_error',
   internal_error: 'server_error',
 };
 
@@ -120,6 +122,16 @@ export const invalidRequest = (message: string, param: string | null = null) =>
 
 export const notFound = (method: string, path: string) =>
   new TollgateError(404, 'not_found', `Invalid URL (${method} ${path})`);
+
+/** REPLAY with REPLAY_MISS=error found no recording for the request. */
+export const cassetteMiss = (method: string, path: string, file: string | undefined, dir: string) =>
+  new TollgateError(
+    404,
+    'cassette_miss',
+    file === undefined
+      ? `No recording can match ${method} ${path}: its body cannot be keyed (REPLAY_MISS=error)`
+      : `No recording for ${method} ${path} in ${dir} (expected ${file}); record it with mode record, or set REPLAY_MISS=mock`,
+  );
 
 export const unsupportedMediaType = (expected: string, got: string | undefined) =>
   new TollgateError(415, 'unsupported_media_type', `Expected content-type ${expected}, got ${got ?? 'none'}`);

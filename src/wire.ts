@@ -6,6 +6,7 @@ import {
   type Config,
   ConfigError,
   ConfigSource,
+  callsUpstream,
   type Loaded,
   type LoadOptions,
   loadConfig,
@@ -22,7 +23,7 @@ import type { ProviderMock } from './providers/index.js';
 import { providers } from './providers/index.js';
 import { type CallRecord, JobSettler, proxyRoutes, Upstreams } from './proxy/index.js';
 import { CircuitBreaker, type CircuitChange, ModeState } from './routing/index.js';
-import { createStore, type Store } from './state/index.js';
+import { createResponseCache, createStore, MemoryCache, type Store } from './state/index.js';
 import { callObserver, callTracer, createLogger, createMetrics, type Logger, Telemetry } from './telemetry/index.js';
 
 export const VERSION: string = (() => {
@@ -151,7 +152,7 @@ async function buildWatchers(core: Core, options: StartOptions, telemetry: Telem
   const probes = new ProviderProbes({ config, mode: (p) => modes.get(p), log, onVerdict });
   /** A provider is up while its circuit is not open and its last probe passed. */
   const providerUp = (p: Provider): boolean =>
-    modes.get(p) === 'mock' || (circuits[p].state !== 'open' && probes.up(p));
+    !callsUpstream(modes.get(p)) || (circuits[p].state !== 'open' && probes.up(p));
   const metrics = createMetrics({
     serviceName: config().otel.serviceName,
     serviceVersion: VERSION,
@@ -217,7 +218,17 @@ export async function assemble(options: StartOptions = {}) {
   const watchers = await buildWatchers(core, options, telemetry);
   const { config, modes, circuits, mocks, limiter, meter, store, source, log } = core;
   const upstreams = new Upstreams();
+  const cfg = config();
+  // The response cache lives beside the state: shared by the fleet on Redis, local otherwise.
+  const cache =
+    options.store?.kind === 'memory'
+      ? new MemoryCache({ maxEntries: cfg.responseCache.maxEntries })
+      : await createResponseCache(cfg.stateUrl, {
+          maxEntries: cfg.responseCache.maxEntries,
+          timeoutMs: cfg.stateTimeoutMs,
+        });
   const proxyDeps = {
+    cache,
     config,
     modes,
     circuits,
@@ -263,6 +274,7 @@ export async function assemble(options: StartOptions = {}) {
     watchers.budgets.stop();
     await watchers.metrics.shutdown();
     await store.close();
+    await cache.close();
   };
   return {
     ...core,

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { ConfigSource } from '../config/index.js';
-import { needsKey, PROVIDERS } from '../config/index.js';
+import { MODE_LIST, needsKey, PROVIDERS } from '../config/index.js';
 import { invalidJson, invalidRequest } from '../errors.js';
 import { isMode, isProvider, type ModeState } from '../routing/index.js';
 
@@ -28,13 +28,13 @@ export function putMode(config: ConfigSource, modes: ModeState, log: AdminLog) {
     }
     if (typeof body !== 'object' || body === null) throw invalidRequest('Body must be a JSON object');
     const { mode, provider } = body as { mode?: unknown; provider?: unknown };
-    if (!isMode(mode)) throw invalidRequest('mode must be one of mock, real, hybrid', 'mode');
+    if (!isMode(mode)) throw invalidRequest(`mode must be one of ${MODE_LIST}`, 'mode');
     if (provider !== undefined && !isProvider(provider)) {
       throw invalidRequest(`provider must be ${PROVIDERS.join(' or ')}`, 'provider');
     }
     for (const p of provider === undefined ? PROVIDERS : [provider]) {
       if (needsKey(config.config, p, mode)) {
-        throw invalidRequest(`${p} has no API key configured; it cannot run in real mode`, 'mode');
+        throw invalidRequest(`${p} has no API key configured; it cannot run in ${mode} mode`, 'mode');
       }
     }
     const before = modes.snapshot();

@@ -5,8 +5,14 @@ import { z } from 'zod';
  * into "not set" and words its error for the operator who has to fix the variable.
  */
 
-export const MODES = ['mock', 'real', 'hybrid'] as const;
+export const MODES = ['mock', 'real', 'hybrid', 'record', 'replay'] as const;
 export type Mode = (typeof MODES)[number];
+/** The modes as a sentence, for error messages. */
+export const MODE_LIST = 'mock, real, hybrid, record or replay';
+/** Modes in which the provider is called (RECORD forwards exactly as REAL does). */
+export const callsUpstream = (mode: Mode): boolean => mode === 'real' || mode === 'hybrid' || mode === 'record';
+/** Modes in which a failing provider is an error the worker sees (no mock stands in). */
+export const strictUpstream = (mode: Mode): boolean => mode === 'real' || mode === 'record';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const WINDOWS = ['hourly', 'daily', 'monthly'] as const;
 export type BudgetWindowName = (typeof WINDOWS)[number];
@@ -41,7 +47,7 @@ export const bool = (def: boolean) =>
   );
 export const mode = z.preprocess(
   (v) => (typeof v === 'string' ? blankToUndefined(v.toLowerCase()) : v),
-  z.enum(MODES, { error: 'must be one of mock, real, hybrid' }),
+  z.enum(MODES, { error: `must be one of ${MODE_LIST}` }),
 );
 export const httpUrl = z.preprocess(
   blankToUndefined,

@@ -34,6 +34,20 @@ export const fileSchema = z
       .optional(),
     budgets: z.record(z.string().regex(BUDGET_SCOPE, { error: BUDGET_SCOPE_ERROR }), budgetSet).optional(),
     prices: z.record(z.string(), z.unknown()).optional(),
+    /** Request fields left out of a recording's key, besides `user`, `metadata` and `stream_options`. */
+    cassettes: z
+      .object({ volatile_fields: z.array(z.string().min(1)).optional() })
+      .strict()
+      .optional(),
+    response_cache: z
+      .object({
+        /** Cache sampled answers (temperature > 0 without a seed) too. */
+        cache_sampled: z.boolean().optional(),
+        /** How many answers a shared (Redis) cache keeps; the oldest go first. */
+        max_entries: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type FileConfig = z.infer<typeof fileSchema>;

@@ -23,6 +23,9 @@ const OWN_PREFIXES = [
   'SERVICE_',
   'ADMIN_',
   'TOLLGATE_',
+  'CASSETTE_',
+  'REPLAY_',
+  'RESPONSE_CACHE_',
 ];
 
 const known = new Set(KNOWN_VARS);

@@ -1,5 +1,5 @@
 import { CATALOG, type Provider } from '../providers/catalog.js';
-import type { Mode } from './fields.js';
+import { type Mode, strictUpstream } from './fields.js';
 
 /** Enough of the config to tell whether a provider can be called for real. */
 export interface KeyFacts {
@@ -13,14 +13,14 @@ export function noUpstreamKey(config: KeyFacts, provider: Provider): boolean {
 }
 
 /**
- * Real mode needs a key: true when `provider` in `mode` would have to call upstream without one.
- * Hybrid mode does not (the mock answers instead), nor does mock mode.
+ * Real (and record) mode needs a key: true when `provider` in `mode` would have to call upstream without
+ * one. Hybrid mode does not (the mock answers instead), nor do mock and replay.
  *
  * @example
  * if (needsKey(config, 'openai', 'real')) throw invalidRequest('openai has no API key configured; …');
  */
 export function needsKey(config: KeyFacts, provider: Provider, mode: Mode | string): boolean {
-  return mode === 'real' && noUpstreamKey(config, provider);
+  return strictUpstream(mode as Mode) && noUpstreamKey(config, provider);
 }
 
 /** A rule broken: the variable to fix and what is expected of it. */
@@ -46,7 +46,7 @@ export function crossFieldIssues(raw: Record<string, string | undefined>): Field
     if (needsKey(facts, name, effective)) {
       issues.push({
         variable: keyVar,
-        message: `is required when ${name} runs in real mode (${modeVar}/SERVICE_MODE=real)`,
+        message: `is required when ${name} runs in ${effective} mode (${modeVar}/SERVICE_MODE=${effective})`,
       });
     }
   }

@@ -31,7 +31,7 @@ export {
   TOKEN_PRICED,
   type TokenPricedProvider,
 } from '../providers/catalog.js';
-export { type BudgetWindowName, MODES, type Mode } from './fields.js';
+export { type BudgetWindowName, callsUpstream, MODE_LIST, MODES, type Mode, strictUpstream } from './fields.js';
 export { type FileConfig, fileSchema } from './file-schema.js';
 export { crossFieldIssues, type FieldIssue, type KeyFacts, needsKey, noUpstreamKey } from './rules.js';
 export { type BucketRule, type Config, type ProviderConfig, type ProviderLimits, toConfig } from './to-config.js';
@@ -80,6 +80,12 @@ export const envSchema = z.object({
   STATE_URL: stateUrl,
   STATE_SPOOL_DIR: z.preprocess(blankToUndefined, z.string().default('./data/spool')),
   STATE_TIMEOUT_MS: int(50).default(3000),
+  CASSETTE_DIR: z.preprocess(blankToUndefined, z.string().default('./cassettes')),
+  REPLAY_MISS: z.preprocess(
+    (v) => (typeof v === 'string' ? blankToUndefined(v.toLowerCase()) : v),
+    z.enum(['mock', 'error'], { error: 'must be mock or error' }).default('mock'),
+  ),
+  RESPONSE_CACHE_TTL_S: int(0).default(0),
   PRICES_FILE: z.preprocess(blankToUndefined, z.string().optional()),
   CONFIG_FILE: z.preprocess(blankToUndefined, z.string().optional()),
   PID_FILE: z.preprocess(blankToUndefined, z.string().optional()),

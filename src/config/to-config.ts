@@ -45,6 +45,10 @@ export interface Config {
   /** How long a call waits for a slow remote store before 503 state_unavailable. */
   stateTimeoutMs: number;
   pricesFile: string | undefined;
+  /** RECORD and REPLAY: where recordings live, what a miss gets, what the key leaves out. */
+  cassettes: { dir: string; replayMiss: 'mock' | 'error'; volatileFields: readonly string[] };
+  /** The response cache of REAL and HYBRID; ttlMs 0 is off. */
+  responseCache: { ttlMs: number; cacheSampled: boolean; maxEntries: number };
   configFile: string | undefined;
   extraPrices: FileConfig['prices'];
   health: { intervalMs: number; timeoutMs: number };
@@ -66,6 +70,9 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
   otel: { serviceName: string; endpoint: string | undefined };
 }
+
+/** Request fields that never make two requests different for a recording or the cache. */
+export const VOLATILE_FIELDS = ['user', 'metadata', 'stream_options'] as const;
 
 /**
  * A provider variable by its catalog name. The schema built those variables from the same
@@ -126,6 +133,16 @@ export function toConfig(env: EnvRecord, file: FileConfig = {}): Config {
     pidFile: env.PID_FILE ?? join(dirname(env.STATE_SPOOL_DIR), 'tollgate.pid'),
     stateTimeoutMs: env.STATE_TIMEOUT_MS,
     pricesFile: env.PRICES_FILE,
+    cassettes: {
+      dir: env.CASSETTE_DIR,
+      replayMiss: env.REPLAY_MISS,
+      volatileFields: [...VOLATILE_FIELDS, ...(file.cassettes?.volatile_fields ?? [])],
+    },
+    responseCache: {
+      ttlMs: env.RESPONSE_CACHE_TTL_S * 1000,
+      cacheSampled: file.response_cache?.cache_sampled ?? false,
+      maxEntries: file.response_cache?.max_entries ?? 10_000,
+    },
     configFile: env.CONFIG_FILE,
     extraPrices: file.prices,
     health: { intervalMs: env.HEALTH_CHECK_INTERVAL_MS, timeoutMs: env.HEALTH_CHECK_TIMEOUT_MS },

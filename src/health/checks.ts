@@ -1,4 +1,4 @@
-import type { Mode, Provider } from '../config/index.js';
+import { callsUpstream, type Mode, type Provider, strictUpstream } from '../config/index.js';
 import type { ExporterStatus } from '../telemetry/index.js';
 import type { Check, CheckStatus } from './types.js';
 
@@ -92,10 +92,10 @@ export function healthChecks(parts: HealthParts): () => Record<string, Check[]> 
 
 /** The probe's check, overridden by an open circuit: in REAL mode that fails the provider whatever the probe said. */
 export function upstreamCheck(probed: Check, mode: Mode, circuit: CircuitView): Check {
-  if (mode === 'mock' || circuit.state !== 'open') return probed;
+  if (!callsUpstream(mode) || circuit.state !== 'open') return probed;
   // REAL: calls fail with 503; HYBRID: the mock answers, so it only degrades the sidecar.
   const check: Check = { ...probed };
-  check.status = mode === 'real' ? 'fail' : probed.status === 'pass' ? 'warn' : probed.status;
+  check.status = strictUpstream(mode) ? 'fail' : probed.status === 'pass' ? 'warn' : probed.status;
   if (mode === 'hybrid') check.overall = 'warn';
   const why =
     circuit.openedBy === 'probe'

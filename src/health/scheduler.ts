@@ -1,4 +1,4 @@
-import { type Config, type Mode, noUpstreamKey, PROVIDERS, type Provider } from '../config/index.js';
+import { type Config, callsUpstream, type Mode, noUpstreamKey, PROVIDERS, type Provider } from '../config/index.js';
 import { providers } from '../providers/index.js';
 import { errorCode, isTimeoutError } from '../transport.js';
 import { type ProbeFetcher, pooledFetcher, untilAborted } from './fetch.js';
@@ -187,7 +187,8 @@ export class ProviderProbes {
   #plan(provider: Provider, cfg: Config): Plan {
     const mode = this.#mode(provider);
     const spec = PROBES[provider];
-    if (mode === 'mock') return { probe: false, status: 'pass', output: 'mock mode: upstream not used', up: true };
+    if (!callsUpstream(mode))
+      return { probe: false, status: 'pass', output: `${mode} mode: upstream not used`, up: true };
     if (noUpstreamKey(cfg, provider)) {
       if (mode === 'hybrid')
         return { probe: false, status: 'warn', output: 'no API key: served by the mock', up: true };

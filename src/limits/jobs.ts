@@ -1,4 +1,4 @@
-import type { BucketLimit, SettleOp } from '../state/index.js';
+import type { BucketLimit, ServedBy, SettleOp } from '../state/index.js';
 import { decideRelease, type HoldState, liveHeld } from './decide.js';
 
 /**
@@ -25,7 +25,7 @@ export interface JobRecord {
   operation: string;
   /** The tier (model) the hold was priced at. */
   model: string;
-  servedBy: 'real' | 'mock';
+  servedBy: ServedBy;
   billable: boolean;
   correlationId: string;
   traceId: string;

@@ -1,5 +1,5 @@
 import { type BudgetSnapshot, type Limiter, type WindowKind, windowAt } from '../limits/index.js';
-import type { LedgerGroup, Store } from '../state/index.js';
+import type { LedgerGroup, ServedBy, Store } from '../state/index.js';
 
 export type ReportWindow = 'hour' | 'day' | 'month';
 export const REPORT_WINDOWS: readonly ReportWindow[] = ['hour', 'day', 'month'];
@@ -20,6 +20,8 @@ interface Totals {
   cached_input_tokens: number;
   output_tokens: number;
   pages: number;
+  /** What cache hits would have cost at the provider: saved, never spent (present when there were hits). */
+  saved_usd?: number;
 }
 
 export interface CostReport {
@@ -27,7 +29,9 @@ export interface CostReport {
   from: string;
   to: string;
   total: Totals & { forecast_usd: number };
-  by_served_by: Record<'real' | 'mock', { cost_usd: number; requests: number }>;
+  /** `real` and `mock` always; `replay` and `cache` when the window has such calls (`saved_usd` on `cache`). */
+  by_served_by: Partial<Record<ServedBy, { cost_usd: number; requests: number; saved_usd?: number }>> &
+    Record<'real' | 'mock', { cost_usd: number; requests: number }>;
   groups: (Record<string, string | number> & Totals)[];
   budgets: {
     scope: string;
@@ -85,13 +89,17 @@ export async function costReport(options: {
   const win = windowAt(options.window as WindowKind, now, options.timeZone);
   const groups = await options.store.aggregate({ from: win.start, to: win.end });
   const groupBy = options.groupBy ?? ['provider', 'model'];
-  const zero = () => ({ cost: 0, requests: 0, input: 0, cached: 0, output: 0, pages: 0 });
+  const zero = () => ({ cost: 0, requests: 0, input: 0, cached: 0, output: 0, pages: 0, saved: 0 });
   const total = zero();
-  const served = { real: zero(), mock: zero() };
+  const served = { real: zero(), mock: zero(), replay: zero(), cache: zero() };
   const grouped = new Map<string, { key: Record<string, string>; t: ReturnType<typeof zero> }>();
   for (const g of groups) {
-    for (const t of [total, served[g.servedBy]]) {
-      t.cost += g.costNanoUsd;
+    // A cache row's cost column is what the hit saved: it is never spend.
+    const cost = g.servedBy === 'cache' ? 0 : g.costNanoUsd;
+    const saved = g.servedBy === 'cache' ? g.costNanoUsd : 0;
+    for (const t of [total, served[g.servedBy] ?? zero()]) {
+      t.cost += cost;
+      t.saved += saved;
       t.requests += g.requests;
       t.input += g.inputTokens;
       t.cached += g.cachedInputTokens;
@@ -105,7 +113,8 @@ export async function costReport(options: {
       entry = { key, t: zero() };
       grouped.set(id, entry);
     }
-    entry.t.cost += g.costNanoUsd;
+    entry.t.cost += cost;
+    entry.t.saved += saved;
     entry.t.requests += g.requests;
     entry.t.input += g.inputTokens;
     entry.t.cached += g.cachedInputTokens;
@@ -119,6 +128,7 @@ export async function costReport(options: {
     cached_input_tokens: t.cached,
     output_tokens: t.output,
     pages: t.pages,
+    ...(t.saved > 0 ? { saved_usd: usd(t.saved) } : {}),
   });
   const snapshot = await options.limiter.snapshot();
   return {
@@ -129,6 +139,12 @@ export async function costReport(options: {
     by_served_by: {
       real: { cost_usd: usd(served.real.cost), requests: served.real.requests },
       mock: { cost_usd: usd(served.mock.cost), requests: served.mock.requests },
+      ...(served.replay.requests > 0
+        ? { replay: { cost_usd: usd(served.replay.cost), requests: served.replay.requests } }
+        : {}),
+      ...(served.cache.requests > 0
+        ? { cache: { cost_usd: 0, requests: served.cache.requests, saved_usd: usd(served.cache.saved) } }
+        : {}),
     },
     groups: [...grouped.values()]
       .map(({ key, t }) => ({ ...key, ...totals(t) }))
@@ -188,6 +204,10 @@ export function formatReport(r: CostReport): string {
   lines.push(
     `real ${money(r.by_served_by.real.cost_usd)} (${r.by_served_by.real.requests} calls), mock shadow ${money(r.by_served_by.mock.cost_usd)} (${r.by_served_by.mock.requests} calls); end-of-${r.window} forecast ${money(r.total.forecast_usd)}`,
   );
+  const { replay, cache } = r.by_served_by;
+  if (replay !== undefined) lines.push(`replay shadow ${money(replay.cost_usd)} (${replay.requests} calls)`);
+  if (cache !== undefined)
+    lines.push(`cache hits ${cache.requests}, saved ${money(cache.saved_usd ?? 0)} at the provider`);
   if (r.budgets.length > 0) {
     lines.push('', 'Budgets');
     const column = (pick: (b: CostReport['budgets'][number]) => number) => {

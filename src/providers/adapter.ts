@@ -87,6 +87,12 @@ export interface SpooledUpload {
   open(): Readable;
 }
 
+/** What identifies an upload for a recording: its file's content hash and its form fields, sorted. */
+export interface UploadKey {
+  sha256: string;
+  fields: [string, string][];
+}
+
 export interface MockOptions {
   maxUploadBytes: number;
   now?: () => number;
@@ -155,6 +161,16 @@ export interface ProviderAdapter {
   countTokens?(model: string | undefined, text: string): number;
   /** A ledger id that books the call once fleet-wide (LlamaParse: once per job); default: one row per call. */
   bookingId?(operation: string, params: Record<string, string>): string | undefined;
+  /**
+   * An upload's identity for recordings and the cache (LlamaParse: the file's content hash and the
+   * parse options), read from its spooled body; without it uploads are never recorded.
+   */
+  uploadKey?(operation: string, upload: SpooledUpload): Promise<UploadKey | undefined>;
+  /**
+   * The job a follow-up call reads (a LlamaParse status poll or result): a recording keeps a job's
+   * upload and every follow-up as one interaction.
+   */
+  jobOf?(operation: string, params: Record<string, string>): string | undefined;
   /** Usage from a whole JSON response. */
   usageFromJson(operation: string, body: unknown): Usage | undefined;
   /** Folds one SSE event into the running usage; returns true when the event exists only for the injected usage. */

@@ -11,6 +11,7 @@ export {
   type RouteSpec,
   type Sizing,
   type SpooledUpload,
+  type UploadKey,
   type Usage,
   type WorstCase,
 } from './adapter.js';

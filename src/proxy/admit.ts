@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { callsUpstream } from '../config/index.js';
 import { TollgateError } from '../errors.js';
 import type { Admission, AdmitRequest, AdmitSizing } from '../limits/index.js';
 import type { WorstCase } from '../providers/index.js';
@@ -80,7 +81,7 @@ function admitRequest(x: Exchange, req: Request, worst: WorstCaseOf, reserved: W
     tokens: reserved.inputTokens + reserved.outputTokens,
     pages: reserved.pages,
     worstUsd: worstUsd(reserved),
-    budgeted: req.mode !== 'mock' || x.cfg.budgets.includeMock,
+    budgeted: callsUpstream(req.mode) || x.cfg.budgets.includeMock,
     mayDegrade: req.mode === 'hybrid',
     refine: worst.bounded ? refine : undefined,
     sizing: (refined) => sizingOf(x, refined ? (worst.exact() as WorstCase) : reserved),

@@ -1,6 +1,7 @@
 import type { Mode, Provider } from '../config/index.js';
 import type { Usage } from '../providers/index.js';
 import type { FallbackReason } from '../routing/index.js';
+import type { ServedBy } from '../state/index.js';
 
 /**
  * What happened in one proxied call. Routing, limits and metering fill it in;
@@ -20,7 +21,7 @@ export interface CallRecord {
   method: string;
   path: string;
   mode: Mode;
-  servedBy: 'real' | 'mock';
+  servedBy: ServedBy;
   fallbackReason: FallbackReason | undefined;
   model: string | undefined;
   stream: boolean;
@@ -33,6 +34,10 @@ export interface CallRecord {
   durationMs: number;
   usage: Usage | undefined;
   costUsd: number | undefined;
+  /** What a cache hit would have cost at the provider (the cost it saved). */
+  savedUsd?: number | undefined;
+  /** `hit` or `miss` while the response cache is on and the call could be served from it. */
+  cache?: 'hit' | 'miss' | undefined;
   /** A stable error code when the call failed (ours or the provider's status class). */
   errorType: string | undefined;
   /** The worker went away before the answer was complete. */
@@ -49,6 +54,9 @@ export interface UpstreamOutcome {
   status: number | undefined;
   errorType: string | undefined;
 }
+
+/** Who answers a call of `mode` unless a decision says otherwise: the mock, a recording, else the provider. */
+export const servedByOf = (mode: Mode): ServedBy => (mode === 'mock' ? 'mock' : mode === 'replay' ? 'replay' : 'real');
 
 /** A fresh record for a call on `route` (a template like 'POST /openai/v1/chat/completions'). */
 export function newCall(
@@ -70,7 +78,7 @@ export function newCall(
     metered: fields.metered,
     traceId: '',
     spanId: '',
-    servedBy: fields.mode === 'mock' ? 'mock' : 'real',
+    servedBy: servedByOf(fields.mode),
     fallbackReason: undefined,
     model: undefined,
     stream: false,
@@ -80,6 +88,8 @@ export function newCall(
     durationMs: 0,
     usage: undefined,
     costUsd: undefined,
+    savedUsd: undefined,
+    cache: undefined,
     errorType: undefined,
     aborted: false,
     unpriced: false,

@@ -3,6 +3,7 @@ import type { Limiter } from '../limits/index.js';
 import type { Meter } from '../metering/index.js';
 import type { ProviderMock } from '../providers/index.js';
 import type { CircuitBreaker, ModeState } from '../routing/index.js';
+import type { ResponseCache } from '../state/index.js';
 import type { CallRecord } from './call.js';
 import type { Upstreams } from './upstream.js';
 
@@ -30,6 +31,8 @@ export interface ProxyDeps {
   limiter: Limiter;
   meter: Meter;
   observer: CallObserver;
+  /** The response cache's store (RESPONSE_CACHE_TTL_S); built beside the state store. */
+  cache?: ResponseCache;
   /** False while background health probes say the provider is down (HYBRID treats it as an open circuit). */
   providerHealthy?: (provider: Provider) => boolean;
 }

@@ -6,8 +6,10 @@ import { deliver } from './deliver.js';
 import type { Exchange } from './exchange.js';
 import { failureError as upstreamError } from './failure.js';
 import { upstreamHeaders } from './headers.js';
+import { kept } from './keep.js';
 import { headerValue } from './media.js';
 import type { Request } from './read.js';
+import type { Keep } from './recall.js';
 import { upstreamReply } from './reply.js';
 import { UpstreamFailure, type UpstreamResponse } from './upstream.js';
 
@@ -116,11 +118,19 @@ async function send(x: Exchange, req: Request, out: Outbound, probe: boolean): P
 }
 
 /** Relays the provider's answer; a body that fails before the worker saw a byte is a transport failure. */
-async function relay(x: Exchange, req: Request, res: UpstreamResponse, out: Outbound, settle: () => Promise<void>) {
+async function relay(
+  x: Exchange,
+  req: Request,
+  res: UpstreamResponse,
+  out: Outbound,
+  settle: () => Promise<void>,
+  keep: Keep | undefined,
+) {
   const { call } = x;
   const circuit = x.deps.circuits[x.adapter.name];
   try {
-    await deliver(x, upstreamReply(res, x.route.metered), req.prepared?.stripUsage === true, settle);
+    const reply = upstreamReply(res, x.route.metered);
+    await deliver(x, keep === undefined ? reply : kept(x, keep, reply), req.prepared?.stripUsage === true, settle);
     call.upstream = { status: res.status, errorType: undefined };
     x.deps.observer.upstreamEnd(call);
     if (failedStatus(res.status) === undefined) circuit.success();
@@ -149,6 +159,7 @@ export async function forward(
   req: Request,
   probe: boolean,
   settle: () => Promise<void>,
+  keep: Keep | undefined,
 ): Promise<Fallback | undefined> {
   const { call, cfg, adapter } = x;
   const traceparent = x.deps.observer.upstream(
@@ -174,5 +185,5 @@ export async function forward(
     return { reason: failed, spooled: out.spooled };
   }
   if (res.status >= 400) call.errorType = String(res.status);
-  return relay(x, req, res, out, settle);
+  return relay(x, req, res, out, settle, keep);
 }

@@ -3,9 +3,10 @@ import { noUpstreamKey } from '../config/index.js';
 import { providerUnavailable } from '../errors.js';
 import type { Admission } from '../limits/index.js';
 import type { ProviderAdapter, RouteSpec } from '../providers/index.js';
+import type { Recording } from '../recording/index.js';
 import { type Decision, decide } from '../routing/index.js';
 import { admitCall, worstCaseOf } from './admit.js';
-import { type CallRecord, newCall } from './call.js';
+import { type CallRecord, newCall, servedByOf } from './call.js';
 import { deliver } from './deliver.js';
 import type { ProxyDeps } from './deps.js';
 import { type Exchange, openExchange } from './exchange.js';
@@ -13,7 +14,9 @@ import { fail } from './fail.js';
 import { type Fallback, forward } from './forward.js';
 import { askMock } from './mock.js';
 import { modeOf, type Request, readRequest } from './read.js';
+import { missError, type Recall, recall } from './recall.js';
 import { Booking } from './settle.js';
+import { storedReply } from './stored.js';
 
 /** One proxied route: the raw Node request and response, and the route's parameters. */
 export type ProxyRoute = (
@@ -31,8 +34,8 @@ const decodePath = (raw: string) => {
   }
 };
 
-/** Who answers, given the mode, the admission and the provider's state (routing decides; this gathers). */
-function whoAnswers(x: Exchange, req: Request, admission: Admission | undefined): Decision {
+/** Who answers, given the mode, the admission, what is stored and the provider's state (routing decides; this gathers). */
+function whoAnswers(x: Exchange, req: Request, admission: Admission | undefined, recalled: Recall): Decision {
   const { deps, adapter, route, params, cfg } = x;
   const provider = adapter.name;
   return decide({
@@ -42,6 +45,8 @@ function whoAnswers(x: Exchange, req: Request, admission: Admission | undefined)
     hasKey: !noUpstreamKey(cfg, provider),
     healthy: deps.providerHealthy?.(provider) ?? true,
     circuit: deps.circuits[provider],
+    stored: recalled.found !== undefined,
+    replayMiss: cfg.cassettes.replayMiss,
   });
 }
 
@@ -57,14 +62,20 @@ async function serveMock(
 }
 
 /** Stages 4 and 5: the decided party answers, and the answer is relayed and metered. */
-async function answer(x: Exchange, req: Request, decision: Decision, booking: Booking): Promise<void> {
+async function answer(x: Exchange, req: Request, decision: Decision, recalled: Recall, booking: Booking) {
   if (decision.serve === 'refuse') throw providerUnavailable(x.adapter.name, decision.retryAfterMs / 1000);
+  if (decision.serve === 'miss') throw missError(x, recalled);
   const stripUsage = req.prepared?.stripUsage === true;
+  if (decision.serve === 'stored') {
+    x.call.servedBy = decision.from;
+    // decide() says 'stored' only when recall found one.
+    return deliver(x, storedReply(x, recalled.found as Recording), stripUsage, booking.settle);
+  }
   if (decision.serve === 'mock') {
     const reply = await serveMock(x, req, { reason: decision.reason, spooled: undefined });
     return deliver(x, reply, stripUsage, booking.settle);
   }
-  const fallback = await forward(x, req, decision.probe, booking.settle);
+  const fallback = await forward(x, req, decision.probe, booking.settle, recalled.keep);
   if (fallback !== undefined) return deliver(x, await serveMock(x, req, fallback), stripUsage, booking.settle);
 }
 
@@ -118,7 +129,7 @@ export function proxyHandler(
     let begun = false;
     try {
       call.mode = modeOf(x);
-      call.servedBy = call.mode === 'mock' ? 'mock' : 'real';
+      call.servedBy = servedByOf(call.mode);
       const req = await readRequest(x, call.mode);
       call.model = req.json !== undefined ? adapter.requestModel(route.operation, req.json) : undefined;
       call.stream = req.json?.stream === true;
@@ -131,7 +142,8 @@ export function proxyHandler(
         x.sink.limitHeaders = admission.headers;
         if (admission.budgetExceeded !== undefined) call.limitedBy = 'budget';
       }
-      await answer(x, req, whoAnswers(x, req, admission), booking);
+      const recalled = await recall(x, req);
+      await answer(x, req, whoAnswers(x, req, admission, recalled), recalled, booking);
     } catch (e) {
       fail(x, e);
     } finally {

@@ -1,4 +1,4 @@
-import type { Provider } from '../config/index.js';
+import { callsUpstream, type Provider } from '../config/index.js';
 import { type JobRecord, toNano } from '../limits/index.js';
 import { emptyUsage, type ProviderAdapter, type Usage } from '../providers/index.js';
 import type { LedgerRow } from '../state/index.js';
@@ -114,7 +114,7 @@ export class JobSettler {
     const cfg = this.deps.config();
     const provider = adapter.name;
     const target = cfg.providers[provider];
-    if (this.deps.modes.get(provider) === 'mock' || target.apiKey === undefined) return undefined;
+    if (!callsUpstream(this.deps.modes.get(provider)) || target.apiKey === undefined) return undefined;
     const res = await this.deps.upstreams.request(
       provider,
       {

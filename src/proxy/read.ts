@@ -1,4 +1,4 @@
-import { type Mode, needsKey } from '../config/index.js';
+import { MODE_LIST, type Mode, needsKey } from '../config/index.js';
 import { invalidJson, invalidRequest } from '../errors.js';
 import { isObject } from '../json.js';
 import type { PreparedJson, WorstCase } from '../providers/index.js';
@@ -31,9 +31,12 @@ export function modeOf(x: Exchange): Mode {
   const given = headerValue(x.incoming.headers['x-tollgate-mode']);
   if (given === undefined || !x.cfg.allowModeHeader) return x.call.mode;
   const mode = given.toLowerCase();
-  if (!isMode(mode)) throw invalidRequest('x-tollgate-mode must be one of mock, real, hybrid', 'x-tollgate-mode');
+  if (!isMode(mode)) throw invalidRequest(`x-tollgate-mode must be one of ${MODE_LIST}`, 'x-tollgate-mode');
   if (needsKey(x.cfg, x.adapter.name, mode)) {
-    throw invalidRequest(`${x.adapter.name} has no API key configured; it cannot run in real mode`, 'x-tollgate-mode');
+    throw invalidRequest(
+      `${x.adapter.name} has no API key configured; it cannot run in ${mode} mode`,
+      'x-tollgate-mode',
+    );
   }
   return mode;
 }

@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { type Admission, type JobHold, toNano } from '../limits/index.js';
 import { emptyUsage, type Usage, type WorstCase } from '../providers/index.js';
-import type { LedgerRow } from '../state/index.js';
+import type { LedgerRow, ServedBy } from '../state/index.js';
 import type { WorstCaseOf } from './admit.js';
 import type { Exchange } from './exchange.js';
+
+/** Real spend counts against budgets; mock and replay shadow cost only with BUDGET_INCLUDE_MOCK; a cache hit never. */
+const billable = (servedBy: ServedBy, includeMock: boolean) =>
+  servedBy === 'real' || (includeMock && (servedBy === 'mock' || servedBy === 'replay'));
 
 /** The usage to book: what the provider reported, else what was delivered (never zero for a cut stream). */
 function bookedUsage(x: Exchange, worst: WorstCaseOf): Usage {
@@ -28,7 +32,9 @@ function ledgerRow(x: Exchange, worst: WorstCaseOf): LedgerRow | undefined {
   if (!u.reported && !(w !== undefined && w.inputTokens + w.outputTokens > 0)) return undefined;
   const cost = x.deps.meter.cost(adapter.name, u, call.model);
   call.unpriced = !cost.priced;
-  call.costUsd = cost.usd;
+  // A cache hit costs nothing; its row keeps what it saved (the report counts that as saved, not spent).
+  call.costUsd = call.servedBy === 'cache' ? 0 : cost.usd;
+  if (call.servedBy === 'cache') call.savedUsd = cost.usd;
   return {
     id: adapter.bookingId?.(route.operation, x.params) ?? randomUUID(),
     ts: Date.now(),
@@ -43,7 +49,7 @@ function ledgerRow(x: Exchange, worst: WorstCaseOf): LedgerRow | undefined {
     outputTokens: u.outputTokens,
     pages: u.pages,
     costNanoUsd: toNano(cost.usd),
-    billable: call.servedBy === 'real' || x.cfg.budgets.includeMock,
+    billable: billable(call.servedBy, x.cfg.budgets.includeMock),
   };
 }
 
@@ -70,7 +76,7 @@ export class Booking {
       operation: x.route.operation,
       model: this.worst.reserved?.model ?? call.model ?? 'unknown',
       servedBy: call.servedBy,
-      billable: call.servedBy === 'real' || x.cfg.budgets.includeMock,
+      billable: billable(call.servedBy, x.cfg.budgets.includeMock),
       correlationId: call.correlationId,
       traceId: call.traceId,
     };

@@ -50,6 +50,7 @@ export class Sink {
     headers['x-tollgate-served-by'] = call.servedBy;
     headers['x-tollgate-mode'] = call.mode;
     if (call.fallbackReason !== undefined) headers['x-tollgate-fallback'] = call.fallbackReason;
+    if (call.cache !== undefined) headers['x-tollgate-cache'] = call.cache;
     for (const k in this.limitHeaders) headers[k] = this.limitHeaders[k];
     return headers;
   }

@@ -9,6 +9,10 @@ import type { FallbackReason } from './mode.js';
  */
 export type Decision =
   | { serve: 'mock'; reason: FallbackReason | undefined }
+  /** A stored answer: a recording (REPLAY) or the response cache (REAL, HYBRID). */
+  | { serve: 'stored'; from: 'replay' | 'cache' }
+  /** REPLAY with REPLAY_MISS=error and no recording: 404 cassette_miss. */
+  | { serve: 'miss' }
   | { serve: 'real'; probe: boolean }
   | { serve: 'refuse'; retryAfterMs: number };
 
@@ -33,6 +37,10 @@ export interface DecisionInput {
    */
   healthy: boolean;
   circuit: CircuitGate;
+  /** A stored answer for this request was found (a recording in REPLAY, a fresh cache entry otherwise). */
+  stored: boolean;
+  /** REPLAY_MISS: what a request with no recording gets in REPLAY. */
+  replayMiss: 'mock' | 'error';
 }
 
 const mock = (reason?: FallbackReason): Decision => ({ serve: 'mock', reason });
@@ -40,6 +48,9 @@ const mock = (reason?: FallbackReason): Decision => ({ serve: 'mock', reason });
 /** Decides who answers a call before anything is sent upstream. Takes the circuit's permit when it says 'real'. */
 export function decide(input: DecisionInput): Decision {
   const { mode } = input;
+  if (mode === 'replay') return replayed(input);
+  // A cached answer costs nothing and calls nobody: it is served whatever the provider's state.
+  if (input.stored) return { serve: 'stored', from: 'cache' };
   if (input.budgetExceeded) return mock('budget_exceeded');
   if (mode === 'mock' || input.mockOwns) return mock();
   if (mode === 'hybrid' && !input.hasKey) return mock('no_api_key');
@@ -49,6 +60,13 @@ export function decide(input: DecisionInput): Decision {
   const permit = input.circuit.tryAcquire();
   if (permit.allowed) return { serve: 'real', probe: permit.probe };
   return mode === 'hybrid' ? mock('circuit_open') : { serve: 'refuse', retryAfterMs: input.circuit.retryAfterMs() };
+}
+
+/** REPLAY: the recording, else the mock (REPLAY_MISS=mock) or a 404; nothing leaves the machine. */
+function replayed(input: DecisionInput): Decision {
+  if (input.mockOwns) return mock();
+  if (input.stored) return { serve: 'stored', from: 'replay' };
+  return input.replayMiss === 'mock' ? mock('replay_miss') : { serve: 'miss' };
 }
 
 /**

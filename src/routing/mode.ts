@@ -7,7 +7,8 @@ export type FallbackReason =
   | 'upstream_timeout'
   | 'upstream_5xx'
   | 'upstream_429'
-  | 'budget_exceeded';
+  | 'budget_exceeded'
+  | 'replay_miss';
 
 export const isMode = (v: unknown): v is Mode => typeof v === 'string' && (MODES as readonly string[]).includes(v);
 export const isProvider = (v: unknown): v is Provider =>

@@ -1,12 +1,7 @@
-import type { LedgerGroup, LedgerRow } from './types.js';
+import type { LedgerGroup, LedgerRow, ServedBy } from './types.js';
 
 /** A group with nothing counted yet. */
-export const emptyGroup = (
-  provider: string,
-  model: string,
-  servedBy: 'real' | 'mock',
-  operation: string,
-): LedgerGroup => ({
+export const emptyGroup = (provider: string, model: string, servedBy: ServedBy, operation: string): LedgerGroup => ({
   provider,
   model,
   servedBy,

@@ -1,6 +1,7 @@
 import { MemoryStore } from './memory.js';
 import type { Store } from './types.js';
 
+export { type CacheOptions, createResponseCache, MemoryCache, type ResponseCache } from './cache/index.js';
 export { MemoryStore } from './memory.js';
 export * from './types.js';
 export { warmStore } from './warm.js';

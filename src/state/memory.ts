@@ -3,6 +3,7 @@ import type {
   LedgerGroup,
   LedgerQuery,
   LedgerRow,
+  ServedBy,
   SettleOp,
   SpendIncrement,
   Store,
@@ -45,8 +46,10 @@ const CACHED = 1;
 const OUT = 2;
 const PAGES = 3;
 const COST = 4;
-const MOCK = 1;
-const BILLABLE = 2;
+/** The low two bits: who answered (SERVED_BY's index); then whether the row is billable. */
+const SERVED_BY: readonly ServedBy[] = ['real', 'mock', 'replay', 'cache'];
+const SERVED_MASK = 3;
+const BILLABLE = 4;
 
 /**
  * The most recent ledger rows, column by column in preallocated arrays: a row costs a few slots
@@ -95,7 +98,7 @@ class RecentRows {
     this.numbers[n + OUT] = row.outputTokens;
     this.numbers[n + PAGES] = row.pages;
     this.numbers[n + COST] = row.costNanoUsd;
-    this.flags[s] = (row.servedBy === 'mock' ? MOCK : 0) | (row.billable ? BILLABLE : 0);
+    this.flags[s] = SERVED_BY.indexOf(row.servedBy) | (row.billable ? BILLABLE : 0);
     this.next = (s + 1) % this.capacity;
     if (this.count < this.capacity) this.count += 1;
   }
@@ -111,7 +114,7 @@ class RecentRows {
       provider: this.providers[s] as string,
       operation: this.operations[s] as string,
       model: this.models[s] as string,
-      servedBy: flags & MOCK ? 'mock' : 'real',
+      servedBy: SERVED_BY[flags & SERVED_MASK] as ServedBy,
       inputTokens: this.numbers[n + IN] as number,
       cachedInputTokens: this.numbers[n + CACHED] as number,
       outputTokens: this.numbers[n + OUT] as number,

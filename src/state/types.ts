@@ -15,6 +15,16 @@
  * native path is out of reach.
  */
 
+/**
+ * Who answered a call: the provider, the mock, a recording (REPLAY) or the response cache. A cache
+ * row's cost column holds the cost the hit saved: it never counts as spend (reports show it as saved).
+ */
+export type ServedBy = 'real' | 'mock' | 'replay' | 'cache';
+
+/** What a row cost (a cache row's cost column is what it saved, never spent). */
+export const spentNanoUsd = (row: Pick<LedgerRow, 'servedBy' | 'costNanoUsd'>): number =>
+  row.servedBy === 'cache' ? 0 : row.costNanoUsd;
+
 /** One spend-ledger row (contract section 6). Money is kept in integer nano-USD to sum exactly. */
 export interface LedgerRow {
   /** Unique per booked call; LlamaParse jobs use `llamaparse:job:<id>` so a job books once fleet-wide. */
@@ -26,7 +36,7 @@ export interface LedgerRow {
   provider: string;
   operation: string;
   model: string;
-  servedBy: 'real' | 'mock';
+  servedBy: ServedBy;
   inputTokens: number;
   cachedInputTokens: number;
   outputTokens: number;
@@ -88,7 +98,7 @@ export interface LedgerTotals {
 export interface LedgerGroup extends LedgerTotals {
   provider: string;
   model: string;
-  servedBy: 'real' | 'mock';
+  servedBy: ServedBy;
   operation: string;
 }
 

@@ -95,6 +95,8 @@ export function logCall(log: Logger, call: CallRecord): void {
     output_tokens: u?.outputTokens,
     pages: u?.pages || undefined,
     cost_usd: call.costUsd,
+    cache: call.cache,
+    saved_usd: call.savedUsd,
     fallback_reason: call.fallbackReason,
     error_type: call.errorType,
     aborted: call.aborted || undefined,

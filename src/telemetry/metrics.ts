@@ -130,6 +130,8 @@ function callInstruments(meter: Meter) {
     fallbacks: counter(METRICS.fallbacks, 'Calls served by the mock because the real provider could not be used'),
     rateLimited: counter(METRICS.rateLimited, 'Calls refused or degraded by a rate limit or budget'),
     unpriced: counter(METRICS.unpriced, 'Metered calls for a model with no price (booked at 0)'),
+    cacheRequests: counter(METRICS.cacheRequests, 'Calls the response cache could answer, by hit or miss'),
+    cacheSaved: counter(METRICS.cacheSaved, 'What cache hits would have cost at the provider, in USD'),
     // GenAI semantic conventions: units in the descriptor, no unit suffix on the exported name.
     tokenUsage: meter.createHistogram(METRICS.genAiTokenUsage, {
       description: 'Number of input and output tokens used',
@@ -175,6 +177,7 @@ function labelSets() {
     fallbackAttrs: attributeCache(['provider', 'reason']),
     limitAttrs: attributeCache(['provider', 'limit']),
     unpricedAttrs: attributeCache(['provider', 'model']),
+    cacheAttrs: attributeCache(['provider', 'result']),
     genAiAttrs: attributeCache(genAiNames),
     genAiErrorAttrs: attributeCache([...genAiNames, ATTR.errorType]),
     genAiTokenAttrs: attributeCache([...genAiNames, ATTR.genAiTokenType]),
@@ -266,6 +269,10 @@ function callRecorder(instruments: CallInstruments, labels: LabelSets): (call: C
       rateLimited.add(1, limitAttrs(p, LIMIT_NAMES.has(call.limitedBy) ? call.limitedBy : OTHER_LABEL));
     }
     if (call.unpriced) unpriced.add(1, unpricedAttrs(p, bookedModel));
+    if (call.cache !== undefined) instruments.cacheRequests.add(1, labels.cacheAttrs(p, call.cache));
+    if (call.savedUsd !== undefined) {
+      instruments.cacheSaved.add(Math.round(call.savedUsd * 1e9) / 1e9, labels.providerAttrs(p));
+    }
 
     // Pass-through calls (model lists, files) are not GenAI operations.
     if (call.metered) recordGenAi(call);

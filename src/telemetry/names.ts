@@ -12,6 +12,8 @@ export const METRICS = {
   fallbacks: 'tollgate_fallbacks', // → tollgate_fallbacks_total{provider,reason}
   rateLimited: 'tollgate_rate_limited', // → tollgate_rate_limited_total{provider,limit}
   unpriced: 'tollgate_unpriced_requests', // → tollgate_unpriced_requests_total{provider,model}
+  cacheRequests: 'tollgate_cache_requests', // → tollgate_cache_requests_total{provider,result}
+  cacheSaved: 'tollgate_cache_saved_usd', // → tollgate_cache_saved_usd_total{provider}
   budgetLimit: 'tollgate_budget_limit_usd', // {scope,window}
   budgetSpent: 'tollgate_budget_spent_usd',
   budgetRemaining: 'tollgate_budget_remaining_usd',

@@ -134,7 +134,7 @@ export const otelTracer = (
       [ATTR.mode]: call.mode,
     };
     if (model !== undefined) attributes[ATTR.genAiRequestModel] = model;
-    const url = call.mode === 'mock' ? undefined : upstreamUrl(call.provider);
+    const url = call.mode === 'mock' || call.mode === 'replay' ? undefined : upstreamUrl(call.provider);
     if (url !== undefined) attributes[ATTR.serverAddress] = origins.of(url).authority;
     const client = tracer.startSpan(
       spanName(call, model),

@@ -4,6 +4,7 @@ import { emptyUsage } from '../adapter.js';
 import { heldPages, PREMIUM_TIER, uploadWorstCase, v2Selection, v2Tier } from './hold.js';
 import { createLlamaParseMock, type LlamaParseMock } from './mock/index.js';
 import { llamaparseRoutes } from './routes.js';
+import { uploadKey } from './upload-key.js';
 
 const count = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
@@ -57,6 +58,16 @@ export const llamaparse: ProviderAdapter = {
     params.id !== undefined &&
     (operation.startsWith('parse.result') || operation === 'parse.job' || operation === 'parse.v2.get')
       ? `llamaparse:job:${params.id}`
+      : undefined,
+  uploadKey: (operation, upload) =>
+    operation === 'parse.upload' || operation === 'parse.v2.upload' ? uploadKey(upload) : Promise.resolve(undefined),
+  jobOf: (operation, params) =>
+    params.id !== undefined &&
+    (operation.startsWith('parse.result') ||
+      operation === 'parse.job' ||
+      operation === 'parse.details' ||
+      operation === 'parse.v2.get')
+      ? params.id
       : undefined,
   usageFromJson(operation, body): Usage | undefined {
     if (!isObject(body)) return undefined;

@@ -1,6 +1,6 @@
 /** Reading the ledger back from Redis: hour totals for whole hours, rows for the rest. */
 import { emptyGroup, groupRows, mergeGroups } from '../aggregate.js';
-import type { LedgerGroup, LedgerQuery, LedgerRow } from '../types.js';
+import type { LedgerGroup, LedgerQuery, LedgerRow, ServedBy } from '../types.js';
 import { HOUR, hourOf, type RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -24,7 +24,7 @@ function groupsFromHash(hash: Record<string, string>): LedgerGroup[] {
     if (cut < 0 || !METRICS.has(metric)) continue;
     let g = groups.get(key);
     if (g === undefined) {
-      const [provider, model, servedBy, operation] = JSON.parse(key) as [string, string, 'real' | 'mock', string];
+      const [provider, model, servedBy, operation] = JSON.parse(key) as [string, string, ServedBy, string];
       g = emptyGroup(provider, model, servedBy, operation);
       groups.set(key, g);
     }

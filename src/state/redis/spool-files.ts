@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { LedgerRow, SpendIncrement, SpooledRows } from '../types.js';
+import { type LedgerRow, type SpendIncrement, type SpooledRows, spentNanoUsd } from '../types.js';
 import { isIdentity, type StoreIdentity, storeAddress } from './spool-identity.js';
 
 export interface SpoolEntry {
@@ -214,7 +214,7 @@ export async function spooledRows(
         groups.set(key, g);
       }
       g.rows += 1;
-      g.costNanoUsd += line.row.costNanoUsd;
+      g.costNanoUsd += spentNanoUsd(line.row);
       g.firstTs = Math.min(g.firstTs, line.row.ts);
       g.lastTs = Math.max(g.lastTs, line.row.ts);
     }

@@ -11,7 +11,7 @@
  */
 import { type FileHandle, mkdir, open as openFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SpooledRows } from '../types.js';
+import { type SpooledRows, spentNanoUsd } from '../types.js';
 import type { RedisStoreOptions } from './options.js';
 import {
   claimName,
@@ -135,7 +135,7 @@ export class Spool {
       lastTs: ts,
     };
     this.#own.rows += 1;
-    this.#own.costNanoUsd += e.row.costNanoUsd;
+    this.#own.costNanoUsd += spentNanoUsd(e.row);
     this.#own.firstTs = Math.min(this.#own.firstTs, ts);
     this.#own.lastTs = Math.max(this.#own.lastTs, ts);
   }
