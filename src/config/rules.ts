@@ -42,11 +42,14 @@ export function crossFieldIssues(raw: Record<string, string | undefined>): Field
   };
   const serviceMode = val('SERVICE_MODE')?.toLowerCase() ?? 'mock';
   for (const { name, modeVar, keyVar } of CATALOG) {
-    const effective = val(modeVar)?.toLowerCase() ?? serviceMode;
+    const own = val(modeVar)?.toLowerCase();
+    const effective = own ?? serviceMode;
     if (needsKey(facts, name, effective)) {
+      // A mode inherited from SERVICE_MODE may be meant for the other providers only: name the way out.
+      const remedy = own === undefined ? `; if the workers do not call ${name}, set ${modeVar}=mock (or hybrid)` : '';
       issues.push({
         variable: keyVar,
-        message: `is required when ${name} runs in ${effective} mode (${modeVar}/SERVICE_MODE=${effective})`,
+        message: `is required when ${name} runs in ${effective} mode (${own === undefined ? 'SERVICE_MODE' : modeVar}=${effective})${remedy}`,
       });
     }
   }
