@@ -27,6 +27,16 @@ const HOUR = 3_600_000;
 const refilled = (rule: BucketRule, ms: number) => (ms * rule.limit) / HOUR;
 /** Ms needed to refill `tokens`, rounded up so waiting exactly that long is always enough. */
 const msFor = (rule: BucketRule, tokens: number) => Math.ceil((tokens * HOUR) / rule.limit);
+/**
+ * Ms until `tokens` have refilled to `amount`. `msFor` rounds up, but `tokens + refilled(ms)` is itself
+ * rounded: with a level a hair below a whole number (-5.6e-17) the sum can land one ulp short of
+ * `amount` at exactly that ms, so wait the extra millisecond (one ms refills far more than an ulp).
+ */
+function msUntil(rule: BucketRule, tokens: number, amount: number): number {
+  let ms = msFor(rule, amount - tokens);
+  while (tokens + refilled(rule, ms) < amount) ms += 1;
+  return ms;
+}
 /** A clock that steps back must not refill the same time twice: state time never goes backwards. */
 const stamp = (state: BucketState | undefined, now: number) => Math.max(state?.at ?? now, now);
 
@@ -61,7 +71,7 @@ export function take(state: BucketState | undefined, rule: BucketRule, amount: n
     ok: false,
     state: { tokens, at },
     available: Math.max(0, tokens),
-    retryAfterMs: msFor(rule, amount - tokens),
+    retryAfterMs: msUntil(rule, tokens, amount),
     exceedsCapacity: false,
   };
 }
