@@ -97,6 +97,7 @@ describe('LlamaParse jobs recorded once, replayed with no provider', () => {
     standin = await startStandin({ expectOpenAIKey: KEY, expectLlamaKey: LLX, parseDelayMs: 40, quiet: true });
     const recorder = await startTestTollgate({
       SERVICE_MODE: 'record',
+      ANTHROPIC_MODE: 'mock',
       OPENAI_API_KEY: KEY,
       LLAMA_CLOUD_API_KEY: LLX,
       OPENAI_UPSTREAM_URL: standin.openaiBase,
