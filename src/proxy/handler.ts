@@ -5,7 +5,7 @@ import type { Admission } from '../limits/index.js';
 import type { ProviderAdapter, RouteSpec } from '../providers/index.js';
 import { type Decision, decide } from '../routing/index.js';
 import { admitCall, worstCaseOf } from './admit.js';
-import { type CallRecord, newCall } from './call.js';
+import { type CallRecord, newCall, readRequestParams } from './call.js';
 import { deliver } from './deliver.js';
 import type { ProxyDeps } from './deps.js';
 import { type Exchange, openExchange } from './exchange.js';
@@ -122,6 +122,7 @@ export function proxyHandler(
       const req = await readRequest(x, call.mode);
       call.model = req.json !== undefined ? adapter.requestModel(route.operation, req.json) : undefined;
       call.stream = req.json?.stream === true;
+      if (req.json !== undefined) readRequestParams(call, req.json);
       deps.observer.begin(call, incoming.headers, started);
       begun = true;
       const worst = worstCaseOf(x, req);

@@ -5,7 +5,7 @@ import { AggregationType, MeterProvider, type ViewOptions } from '@opentelemetry
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { CATALOG, MODES, type Mode, PROVIDERS, type Provider } from '../config/index.js';
 import type { CallRecord } from '../proxy/index.js';
-import { ATTR, DURATION_BUCKETS, METRICS, TOKEN_BUCKETS } from './names.js';
+import { ATTR, DURATION_BUCKETS, METRICS, TOKEN_BUCKETS, TOKEN_TYPE } from './names.js';
 
 type MetricProvider = Provider;
 type ProviderMode = Mode;
@@ -294,12 +294,13 @@ function genAiRecorder(instruments: CallInstruments, labels: LabelSets): (call: 
       : genAiAttrs(op, p, requestModel, responseModel);
     duration.record(call.durationMs / 1000, attrs);
     if (call.stream && call.firstChunkMs !== undefined) firstChunk.record(call.firstChunkMs / 1000, attrs);
+    // Cache reads and writes are part of `input` here: the convention has no token type for them (names.ts).
     if (usage !== undefined) {
       if (usage.inputTokens > 0) {
-        tokenUsage.record(usage.inputTokens, genAiTokenAttrs(op, p, requestModel, responseModel, 'input'));
+        tokenUsage.record(usage.inputTokens, genAiTokenAttrs(op, p, requestModel, responseModel, TOKEN_TYPE.input));
       }
       if (usage.outputTokens > 0) {
-        tokenUsage.record(usage.outputTokens, genAiTokenAttrs(op, p, requestModel, responseModel, 'output'));
+        tokenUsage.record(usage.outputTokens, genAiTokenAttrs(op, p, requestModel, responseModel, TOKEN_TYPE.output));
       }
     }
   };

@@ -53,6 +53,10 @@ function endAttributes(call: CallRecord, a: Attributes): Attributes {
   if (u !== undefined && (u.inputTokens > 0 || u.outputTokens > 0 || u.reported)) {
     a[ATTR.genAiInputTokens] = u.inputTokens;
     a[ATTR.genAiOutputTokens] = u.outputTokens;
+    // Both are parts of input_tokens (the convention's note); zero reads are left out, as the providers do.
+    if (u.cachedInputTokens > 0) a[ATTR.genAiCacheReadTokens] = u.cachedInputTokens;
+    if (u.cacheWriteTokens !== undefined && u.cacheWriteTokens > 0)
+      a[ATTR.genAiCacheCreationTokens] = u.cacheWriteTokens;
   }
   if (call.costUsd !== undefined) a[ATTR.costUsd] = call.costUsd;
   if (call.fallbackReason !== undefined) a[ATTR.fallbackReason] = call.fallbackReason;
@@ -134,6 +138,8 @@ export const otelTracer = (
       [ATTR.mode]: call.mode,
     };
     if (model !== undefined) attributes[ATTR.genAiRequestModel] = model;
+    if (call.maxTokens !== undefined) attributes[ATTR.genAiRequestMaxTokens] = call.maxTokens;
+    if (call.temperature !== undefined) attributes[ATTR.genAiRequestTemperature] = call.temperature;
     const url = call.mode === 'mock' ? undefined : upstreamUrl(call.provider);
     if (url !== undefined) attributes[ATTR.serverAddress] = origins.of(url).authority;
     const client = tracer.startSpan(
