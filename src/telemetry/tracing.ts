@@ -161,6 +161,7 @@ export const otelTracer = (
           [ATTR.urlFull]: origin.base + path,
           [ATTR.serverAddress]: origin.host,
           [ATTR.serverPort]: origin.port,
+          [ATTR.correlationId]: call.correlationId,
         };
         http = tracer.startSpan(method, { kind: SpanKind.CLIENT, attributes: a }, trace.setSpan(ROOT_CONTEXT, client));
         return traceparentOf(http);
