@@ -46,6 +46,8 @@ export interface Metrics {
   /** Collects and serializes everything as Prometheus text for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
   shutdown(): Promise<void>;
+  /** The provider /metrics reads, for instrumentations that make metrics of their own (runtime-node). */
+  readonly meterProvider: MeterProvider;
 }
 
 export interface MetricsOptions {
@@ -336,5 +338,6 @@ export function createMetrics(options: MetricsOptions): Metrics {
     recordCall,
     render,
     shutdown: () => provider.shutdown(),
+    meterProvider: provider,
   };
 }

@@ -112,6 +112,7 @@ export const otelTracer = (
   upstreamUrl: (provider: string) => string | undefined,
   tracer: Tracer = trace.getTracer(TRACER_NAME),
   origins: Origins = new Origins(),
+  enter?: (context: Context) => void,
 ): CallTracer => ({
   start(call, headers, startTime) {
     const model = call.model;
@@ -131,6 +132,8 @@ export const otelTracer = (
       },
       parentOf(headers),
     );
+    // What the store does for this call (ioredis spans) goes under its SERVER span; only when asked for.
+    enter?.(trace.setSpan(ROOT_CONTEXT, server));
     const attributes: Attributes = {
       [ATTR.genAiOperation]: call.genAiOperation,
       [ATTR.genAiProvider]: call.provider,
@@ -207,6 +210,9 @@ export const propagatingTracer = (): CallTracer => ({
   },
 });
 
-/** Spans when the SDK runs (`active`), else trace context propagation alone. */
-export const callTracer = (active: boolean, upstreamUrl: (provider: string) => string | undefined): CallTracer =>
-  active ? otelTracer(upstreamUrl) : propagatingTracer();
+/** Spans when the SDK runs (`active`), else trace context propagation alone; `enter` as Telemetry.enterCall. */
+export const callTracer = (
+  active: boolean,
+  upstreamUrl: (provider: string) => string | undefined,
+  enter?: (context: Context) => void,
+): CallTracer => (active ? otelTracer(upstreamUrl, undefined, undefined, enter) : propagatingTracer());
