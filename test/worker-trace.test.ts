@@ -222,3 +222,14 @@ describe('a document’s whole path in one trace (worker → sidecar → provide
     assert.ok(!JSON.stringify(receiver.spans).includes(KEY), 'no key in any span');
   });
 });
+
+describe('the worker’s instrumentation preload', () => {
+  it('starts nothing without an OTLP endpoint, or with the SDK or the trace exporter off', async () => {
+    const { tracingWanted } = await import('../examples/document-worker/src/instrumentation.js');
+    assert.equal(tracingWanted({}), false);
+    assert.equal(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: '' }), false);
+    assert.equal(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }), false);
+    assert.equal(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }), false);
+    assert.equal(tracingWanted({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces' }), true);
+  });
+});

@@ -70,7 +70,6 @@ export function selectInstrumentations(env: NodeJS.ProcessEnv): Selection {
 /** What an instrumentation instance offers once built (the OTel InstrumentationBase methods used here). */
 interface Instance {
   setMeterProvider(provider: MeterProvider): void;
-  disable(): void;
 }
 
 /** The instrumentations of this process: built once (by the preload or by the SDK start), shared by both. */
@@ -119,10 +118,4 @@ export const isRunning = (name: SidecarInstrumentation): boolean => running.has(
 /** Points the metric-making instrumentations at the meter provider /metrics reads. */
 export function meterInstrumentations(provider: MeterProvider): void {
   for (const instance of running.values()) instance.setMeterProvider(provider);
-}
-
-/** Stops them all (tests that start several sidecars in one process; shutdown). */
-export function stopInstrumentations(): void {
-  for (const instance of running.values()) instance.disable();
-  running.clear();
 }
