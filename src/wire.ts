@@ -156,6 +156,7 @@ async function buildWatchers(core: Core, options: StartOptions, telemetry: Telem
   const metrics = createMetrics({
     serviceName: config().otel.serviceName,
     serviceVersion: VERSION,
+    readers: telemetry.metricReaders,
     sources: {
       snapshot: () => limiter.snapshot(),
       providerUp,

@@ -135,7 +135,7 @@ describe('auto-instrumentations on the sidecar', () => {
       await receiver.close();
     });
 
-    it('puts the store’s Redis commands under the SERVER span of the call that made them', async (t) => {
+    it('puts the store’s Redis commands under the SERVER span of the call that made them, and pushes metrics over OTLP', async (t) => {
       const sidecar = await startSidecar({
         STATE_URL: redisUrl,
         BUDGET_DAILY_USD: '100',
@@ -143,6 +143,8 @@ describe('auto-instrumentations on the sidecar', () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_METRICS_EXPORTER: 'otlp',
+        OTEL_METRIC_EXPORT_INTERVAL: '300',
       });
       t.after(() => sidecar.stop());
       await chat(sidecar.url, 'ioredis-1');
@@ -168,6 +170,9 @@ describe('auto-instrumentations on the sidecar', () => {
           .join(),
       );
       assert.doesNotMatch(sidecar.output(), /needs the preload/);
+      // OTEL_METRICS_EXPORTER=otlp pushes what /metrics serves, the runtime's metrics with it.
+      const pushed = () => receiver.metricNames.get('tollgate') ?? new Set<string>();
+      await until(() => pushed().has('nodejs.eventloop.delay.p99') && pushed().has('tollgate_requests'), 10_000, 50);
     });
   });
 });

@@ -1,7 +1,7 @@
 import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AggregationType, MeterProvider, type ViewOptions } from '@opentelemetry/sdk-metrics';
+import { AggregationType, MeterProvider, type MetricReader, type ViewOptions } from '@opentelemetry/sdk-metrics';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { CATALOG, MODES, type Mode, PROVIDERS, type Provider } from '../config/index.js';
 import type { CallRecord } from '../proxy/index.js';
@@ -54,6 +54,8 @@ export interface MetricsOptions {
   serviceName: string;
   serviceVersion?: string;
   sources: MetricSources;
+  /** More readers beside /metrics (the OTLP push when OTEL_METRICS_EXPORTER=otlp: Telemetry.metricReaders). */
+  readers?: MetricReader[];
 }
 
 /**
@@ -111,7 +113,7 @@ function meterProvider(options: MetricsOptions): { exporter: PrometheusExporter;
       [ATTR_SERVICE_NAME]: options.serviceName,
       ...(options.serviceVersion ? { [ATTR_SERVICE_VERSION]: options.serviceVersion } : {}),
     }),
-    readers: [exporter],
+    readers: [exporter, ...(options.readers ?? [])],
     views: [
       histogramView(METRICS.genAiTokenUsage, TOKEN_BUCKETS),
       histogramView(METRICS.genAiDuration, DURATION_BUCKETS),

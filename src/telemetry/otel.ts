@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type Context, DiagLogLevel, diag, type MeterProvider, type Span, SpanKind } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { type MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { parse as parseDotenv } from 'dotenv';
@@ -118,6 +119,19 @@ async function traceExporter(protocol: string): Promise<SpanExporter> {
   return new OTLPTraceExporter();
 }
 
+/** The OTLP push of the /metrics instruments, every OTEL_METRIC_EXPORT_INTERVAL ms (default 60 s). */
+async function metricReader(env: NodeJS.ProcessEnv, protocol: string): Promise<MetricReader> {
+  const exporter =
+    protocol === 'http/json'
+      ? new (await import('@opentelemetry/exporter-metrics-otlp-http')).OTLPMetricExporter()
+      : new (await import('@opentelemetry/exporter-metrics-otlp-proto')).OTLPMetricExporter();
+  const interval = Number(env.OTEL_METRIC_EXPORT_INTERVAL);
+  return new PeriodicExportingMetricReader({
+    exporter,
+    exportIntervalMillis: Number.isInteger(interval) && interval > 0 ? interval : 60_000,
+  });
+}
+
 /** The log lines a selection is worth: refused and unknown instrumentations. */
 function selectionWarnings(selection: Selection): string[] {
   const lines = selection.refused.map(
@@ -160,6 +174,7 @@ export class Telemetry {
     sdk: NodeSDK | undefined,
     warnings: readonly string[] = [],
     context?: AsyncContextManager,
+    readonly metricReaders: MetricReader[] = [],
   ) {
     this.#status = status;
     this.#sdk = sdk;
@@ -185,8 +200,11 @@ export class Telemetry {
     // runtime-node needs no module hook and feeds /metrics, exporter or not.
     await startInstrumentations(selection.enabled, { patching: false });
     // Metrics are served on /metrics by the app and logs go to stdout: only traces leave over OTLP
-    // (and log records, when the pino instrumentation runs).
-    env.OTEL_METRICS_EXPORTER ??= 'none';
+    // (and log records, when the pino instrumentation runs). OTEL_METRICS_EXPORTER=otlp pushes the
+    // /metrics instruments (runtime-node's too) over OTLP from the app's own meter provider; the SDK's
+    // global one would hold no instrument, so the SDK is told `none`.
+    const pushMetrics = (env.OTEL_METRICS_EXPORTER ?? '').split(',').includes('otlp');
+    env.OTEL_METRICS_EXPORTER = 'none';
     env.OTEL_LOGS_EXPORTER ??= isRunning('pino') ? 'otlp' : 'none';
     quietDiag();
     const status = idle();
@@ -198,6 +216,9 @@ export class Telemetry {
     // No exporter: spans would go nowhere. The proxy still continues the worker's trace upstream by itself
     // (tracing.ts propagatingTracer), at a fraction of the cost of instrumenting every request.
     if (!status.configured) return new Telemetry(status, undefined, warnings);
+    const metricsProtocol =
+      env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
+    const readers = pushMetrics ? [await metricReader(env, metricsProtocol)] : [];
     for (const name of missingPreload(selection.enabled)) {
       warnings.push(
         `instrumentation ${name} is off: it patches its library as it loads, so it needs the preload (node --import ./dist/telemetry/register.js, as npm start and the image run it)`,
@@ -212,7 +233,7 @@ export class Telemetry {
       contextManager: context ?? new SyncContextManager(),
     });
     sdk.start();
-    return new Telemetry(status, sdk, warnings, context);
+    return new Telemetry(status, sdk, warnings, context, readers);
   }
 
   /**
