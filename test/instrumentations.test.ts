@@ -155,6 +155,8 @@ describe('auto-instrumentations on the sidecar', () => {
       await until(() => commands().length > 0, 10_000, 50);
       for (const command of commands()) {
         assert.equal(command.traceId, call.traceId);
+        const statement = attr(command, 'db.query.text') ?? attr(command, 'db.statement');
+        assert.ok(statement === undefined || statement === command.name, `only the command name: ${statement}`);
         assert.equal(command.kind, 3, 'a CLIENT span');
       }
       // Background commands (probes, timers) belong to no call and make no span.

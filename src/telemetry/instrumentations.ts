@@ -82,8 +82,9 @@ async function build(name: SidecarInstrumentation): Promise<Instance> {
   }
   if (name === 'ioredis') {
     const { IORedisInstrumentation } = await import('@opentelemetry/instrumentation-ioredis');
-    // Only commands made inside a call: the store's background probes and timers stay untraced.
-    return new IORedisInstrumentation({ requireParentSpan: true });
+    // Only commands made inside a call: the store's background probes and timers stay untraced. The
+    // statement is the command's name alone: script arguments carry ledger rows, which are no span's business.
+    return new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command });
   }
   const { PinoInstrumentation } = await import('@opentelemetry/instrumentation-pino');
   return new PinoInstrumentation({ disableLogCorrelation: true });
