@@ -23,7 +23,10 @@
  * 3 × BENCH_CONNECTIONS; at ~1000 req/s that is ~2.5 minutes per contender), BENCH_ROUNDS (1),
  * BENCH_REDIS (0 leaves the Redis contender out), BENCH_LOG_LEVEL (info: the sidecars log a line per call), BENCH_REDIS_URL (default: a private redis-server
  * on a free port; another server must be on 127.0.0.1, and its other clients' commands then count
- * in commands per call), BENCH_TOLLGATE_CLI (dist/cli.js; telemetry/register.js is taken next to it).
+ * in commands per call), BENCH_TOLLGATE_CLI (dist/cli.js; telemetry/register.js is taken next to it),
+ * BENCH_INSTRUMENTATIONS (the tollgate contenders' OTEL_NODE_ENABLED_INSTRUMENTATIONS: `none`,
+ * `runtime-node`, `ioredis`, `pino`, comma-separated; unset: the sidecar's default). Two runs that
+ * differ only in it give an instrumentation's cost as the ratio of their tollgate rows.
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -111,6 +114,8 @@ interface Settings {
   logLevel: string;
   /** Where tollgate contenders export spans (a sink in this process): tracing on, as in production. */
   otlpSink: string;
+  /** OTEL_NODE_ENABLED_INSTRUMENTATIONS for the tollgate contenders ('' = the sidecar's default). */
+  instrumentations: string;
 }
 
 interface Running {
@@ -174,6 +179,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     contenders,
     redisUrl: env['BENCH_REDIS_URL'] ?? '',
     logLevel: env['BENCH_LOG_LEVEL'] ?? 'info',
+    instrumentations: env['BENCH_INSTRUMENTATIONS'] ?? '',
     otlpSink: '',
   };
   if (
@@ -345,6 +351,7 @@ async function startTollgate(name: ContenderName, standin: Standin, settings: Se
     ...(name === 'tollgate-real-notel'
       ? { OTEL_SDK_DISABLED: 'true' }
       : { OTEL_EXPORTER_OTLP_ENDPOINT: settings.otlpSink, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }),
+    ...(settings.instrumentations === '' ? {} : { OTEL_NODE_ENABLED_INSTRUMENTATIONS: settings.instrumentations }),
   };
   const register = join(dirname(CLI), 'telemetry', 'register.js');
   const child = spawnChild(name, ['--enable-source-maps', '--import', register, CLI, 'serve'], env, ROOT);

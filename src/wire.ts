@@ -144,6 +144,7 @@ type Core = Awaited<ReturnType<typeof buildCore>>;
 async function buildWatchers(core: Core, options: StartOptions, telemetry: Telemetry) {
   const { config, modes, circuits, log, limiter } = core;
   for (const w of keyFormWarnings(config())) log.warn({}, w);
+  for (const w of telemetry.warnings) log.warn({}, w);
   // In HYBRID a failed probe opens the circuit: the fallback reason, the metric and /health agree.
   const onVerdict = (p: Provider, up: boolean) => {
     if (up) circuits[p].untrip();
@@ -156,6 +157,7 @@ async function buildWatchers(core: Core, options: StartOptions, telemetry: Telem
   const metrics = createMetrics({
     serviceName: config().otel.serviceName,
     serviceVersion: VERSION,
+    readers: telemetry.metricReaders,
     sources: {
       snapshot: () => limiter.snapshot(),
       providerUp,
@@ -163,8 +165,9 @@ async function buildWatchers(core: Core, options: StartOptions, telemetry: Telem
       mode: (p) => modes.get(p),
     },
   });
+  telemetry.meter(metrics.meterProvider);
   const observer = callObserver({
-    tracer: callTracer(telemetry.active, (p) => config().providers[p as Provider]?.upstreamUrl),
+    tracer: callTracer(telemetry.active, (p) => config().providers[p as Provider]?.upstreamUrl, telemetry.enterCall),
     metrics,
     log,
     onCall: options.onCall,

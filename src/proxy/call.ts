@@ -24,6 +24,10 @@ export interface CallRecord {
   servedBy: ServedBy;
   fallbackReason: FallbackReason | undefined;
   model: string | undefined;
+  /** The request's output cap (`max_tokens`, `max_completion_tokens`, `max_output_tokens`), when it set one. */
+  maxTokens: number | undefined;
+  /** The request's sampling temperature, when it set one. */
+  temperature: number | undefined;
   stream: boolean;
   metered: boolean;
   status: number;
@@ -81,6 +85,8 @@ export function newCall(
     servedBy: servedByOf(fields.mode),
     fallbackReason: undefined,
     model: undefined,
+    maxTokens: undefined,
+    temperature: undefined,
     stream: false,
     status: 0,
     startedAt: Date.now(),
@@ -96,4 +102,16 @@ export function newCall(
     limitedBy: undefined,
     upstream: undefined,
   };
+}
+
+const numberOr = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/**
+ * The request parameters telemetry reports (GenAI `gen_ai.request.*`), read from a JSON body by the
+ * names the providers share (OpenAI chat and responses, Anthropic messages): no copy, no allocation.
+ */
+export function readRequestParams(call: CallRecord, json: Record<string, unknown>): void {
+  call.maxTokens =
+    numberOr(json.max_tokens) ?? numberOr(json.max_completion_tokens) ?? numberOr(json.max_output_tokens);
+  call.temperature = numberOr(json.temperature);
 }

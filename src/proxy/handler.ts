@@ -6,7 +6,7 @@ import type { ProviderAdapter, RouteSpec } from '../providers/index.js';
 import type { Recording } from '../recording/index.js';
 import { type Decision, decide } from '../routing/index.js';
 import { admitCall, worstCaseOf } from './admit.js';
-import { type CallRecord, newCall, servedByOf } from './call.js';
+import { type CallRecord, newCall, readRequestParams, servedByOf } from './call.js';
 import { deliver } from './deliver.js';
 import type { ProxyDeps } from './deps.js';
 import { type Exchange, openExchange } from './exchange.js';
@@ -133,6 +133,7 @@ export function proxyHandler(
       const req = await readRequest(x, call.mode);
       call.model = req.json !== undefined ? adapter.requestModel(route.operation, req.json) : undefined;
       call.stream = req.json?.stream === true;
+      if (req.json !== undefined) readRequestParams(call, req.json);
       deps.observer.begin(call, incoming.headers, started);
       begun = true;
       const worst = worstCaseOf(x, req);

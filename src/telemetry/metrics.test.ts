@@ -80,6 +80,8 @@ function call(overrides: Partial<CallRecord> = {}): CallRecord {
     servedBy: 'mock',
     fallbackReason: undefined,
     model: 'gpt-4o-mini',
+    maxTokens: undefined,
+    temperature: undefined,
     stream: false,
     metered: true,
     status: 200,

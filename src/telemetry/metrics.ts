@@ -1,11 +1,11 @@
 import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AggregationType, MeterProvider, type ViewOptions } from '@opentelemetry/sdk-metrics';
+import { AggregationType, MeterProvider, type MetricReader, type ViewOptions } from '@opentelemetry/sdk-metrics';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { CATALOG, MODES, type Mode, PROVIDERS, type Provider } from '../config/index.js';
 import type { CallRecord } from '../proxy/index.js';
-import { ATTR, DURATION_BUCKETS, METRICS, TOKEN_BUCKETS } from './names.js';
+import { ATTR, DURATION_BUCKETS, METRICS, TOKEN_BUCKETS, TOKEN_TYPE } from './names.js';
 
 type MetricProvider = Provider;
 type ProviderMode = Mode;
@@ -46,12 +46,16 @@ export interface Metrics {
   /** Collects and serializes everything as Prometheus text for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
   shutdown(): Promise<void>;
+  /** The provider /metrics reads, for instrumentations that make metrics of their own (runtime-node). */
+  readonly meterProvider: MeterProvider;
 }
 
 export interface MetricsOptions {
   serviceName: string;
   serviceVersion?: string;
   sources: MetricSources;
+  /** More readers beside /metrics (the OTLP push when OTEL_METRICS_EXPORTER=otlp: Telemetry.metricReaders). */
+  readers?: MetricReader[];
 }
 
 /**
@@ -109,7 +113,7 @@ function meterProvider(options: MetricsOptions): { exporter: PrometheusExporter;
       [ATTR_SERVICE_NAME]: options.serviceName,
       ...(options.serviceVersion ? { [ATTR_SERVICE_VERSION]: options.serviceVersion } : {}),
     }),
-    readers: [exporter],
+    readers: [exporter, ...(options.readers ?? [])],
     views: [
       histogramView(METRICS.genAiTokenUsage, TOKEN_BUCKETS),
       histogramView(METRICS.genAiDuration, DURATION_BUCKETS),
@@ -301,12 +305,13 @@ function genAiRecorder(instruments: CallInstruments, labels: LabelSets): (call: 
       : genAiAttrs(op, p, requestModel, responseModel);
     duration.record(call.durationMs / 1000, attrs);
     if (call.stream && call.firstChunkMs !== undefined) firstChunk.record(call.firstChunkMs / 1000, attrs);
+    // Cache reads and writes are part of `input` here: the convention has no token type for them (names.ts).
     if (usage !== undefined) {
       if (usage.inputTokens > 0) {
-        tokenUsage.record(usage.inputTokens, genAiTokenAttrs(op, p, requestModel, responseModel, 'input'));
+        tokenUsage.record(usage.inputTokens, genAiTokenAttrs(op, p, requestModel, responseModel, TOKEN_TYPE.input));
       }
       if (usage.outputTokens > 0) {
-        tokenUsage.record(usage.outputTokens, genAiTokenAttrs(op, p, requestModel, responseModel, 'output'));
+        tokenUsage.record(usage.outputTokens, genAiTokenAttrs(op, p, requestModel, responseModel, TOKEN_TYPE.output));
       }
     }
   };
@@ -342,5 +347,6 @@ export function createMetrics(options: MetricsOptions): Metrics {
     recordCall,
     render,
     shutdown: () => provider.shutdown(),
+    meterProvider: provider,
   };
 }

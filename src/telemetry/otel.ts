@@ -1,18 +1,20 @@
 import { readFileSync } from 'node:fs';
-import {
-  type Context,
-  type ContextManager,
-  DiagLogLevel,
-  diag,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-} from '@opentelemetry/api';
+import { type Context, DiagLogLevel, diag, type MeterProvider, type Span, SpanKind } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { type MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { parse as parseDotenv } from 'dotenv';
 import { envFilePath } from '../config/index.js';
+import { AsyncContextManager, SyncContextManager } from './context.js';
+import {
+  isRunning,
+  meterInstrumentations,
+  missingPreload,
+  type Selection,
+  selectInstrumentations,
+  startInstrumentations,
+} from './instrumentations.js';
 
 /**
  * The OpenTelemetry SDK, started by the composition root (main.ts) before the server is built. It starts
@@ -117,41 +119,30 @@ async function traceExporter(protocol: string): Promise<SpanExporter> {
   return new OTLPTraceExporter();
 }
 
-/**
- * Context for synchronous scopes only (what the SDK's exporter needs to suppress its own tracing):
- * no async hooks, so a promise costs nothing extra.
- */
-export class SyncContextManager implements ContextManager {
-  #current: Context = ROOT_CONTEXT;
-  active(): Context {
-    return this.#current;
+/** The OTLP push of the /metrics instruments, every OTEL_METRIC_EXPORT_INTERVAL ms (default 60 s). */
+async function metricReader(env: NodeJS.ProcessEnv, protocol: string): Promise<MetricReader> {
+  const exporter =
+    protocol === 'http/json'
+      ? new (await import('@opentelemetry/exporter-metrics-otlp-http')).OTLPMetricExporter()
+      : new (await import('@opentelemetry/exporter-metrics-otlp-proto')).OTLPMetricExporter();
+  const interval = Number(env.OTEL_METRIC_EXPORT_INTERVAL);
+  return new PeriodicExportingMetricReader({
+    exporter,
+    exportIntervalMillis: Number.isInteger(interval) && interval > 0 ? interval : 60_000,
+  });
+}
+
+/** The log lines a selection is worth: refused and unknown instrumentations. */
+function selectionWarnings(selection: Selection): string[] {
+  const lines = selection.refused.map(
+    (r) => `instrumentation ${r.name} refused on the sidecar: ${r.reason} (OTEL_NODE_ENABLED_INSTRUMENTATIONS)`,
+  );
+  if (selection.ignored.length > 0) {
+    lines.push(
+      `instrumentations ${selection.ignored.join(', ')} do nothing on the sidecar (it runs runtime-node, ioredis and pino); ignored`,
+    );
   }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
-    context: Context,
-    fn: F,
-    thisArg?: ThisParameterType<F>,
-    ...args: A
-  ): ReturnType<F> {
-    const previous = this.#current;
-    this.#current = context;
-    try {
-      return fn.call(thisArg, ...args);
-    } finally {
-      this.#current = previous;
-    }
-  }
-  bind<T>(context: Context, target: T): T {
-    if (typeof target !== 'function') return target;
-    const fn = target as unknown as (...args: unknown[]) => unknown;
-    return ((...args: unknown[]) => this.with(context, () => fn(...args))) as unknown as T;
-  }
-  enable(): this {
-    return this;
-  }
-  disable(): this {
-    this.#current = ROOT_CONTEXT;
-    return this;
-  }
+  return lines;
 }
 
 const quietDiag = () =>
@@ -174,10 +165,21 @@ const quietDiag = () =>
 export class Telemetry {
   readonly #status: ExporterStatus;
   readonly #sdk: NodeSDK | undefined;
+  readonly #context: AsyncContextManager | undefined;
+  /** What the start found worth an operator's attention (refused instrumentations …), logged by wire.ts. */
+  readonly warnings: readonly string[];
 
-  private constructor(status: ExporterStatus, sdk: NodeSDK | undefined) {
+  private constructor(
+    status: ExporterStatus,
+    sdk: NodeSDK | undefined,
+    warnings: readonly string[] = [],
+    context?: AsyncContextManager,
+    readonly metricReaders: MetricReader[] = [],
+  ) {
     this.#status = status;
     this.#sdk = sdk;
+    this.warnings = warnings;
+    this.#context = context;
   }
 
   /** No SDK: no spans leave the process (tests that start a sidecar in-process, OTEL_SDK_DISABLED). */
@@ -186,15 +188,24 @@ export class Telemetry {
   }
 
   /**
-   * Starts the SDK from OTEL_* variables (the env file's count too; `env` wins). The SDK's exporters
-   * read their settings from `env` as well, so it must be the process environment.
+   * Starts the SDK from OTEL_* variables (the env file's count too; `env` wins), and the
+   * auto-instrumentations OTEL_NODE_ENABLED_INSTRUMENTATIONS selects (instrumentations.ts). The SDK's
+   * exporters read their settings from `env` as well, so it must be the process environment.
    */
   static async start(env: NodeJS.ProcessEnv, cwd: string): Promise<Telemetry> {
     otelEnvFromFile(env, cwd);
     if (env.OTEL_SDK_DISABLED === 'true') return Telemetry.off();
-    // Metrics are served on /metrics by the app and logs go to stdout: only traces leave over OTLP.
-    env.OTEL_METRICS_EXPORTER ??= 'none';
-    env.OTEL_LOGS_EXPORTER ??= 'none';
+    const selection = selectInstrumentations(env);
+    const warnings = selectionWarnings(selection);
+    // runtime-node needs no module hook and feeds /metrics, exporter or not.
+    await startInstrumentations(selection.enabled, { patching: false });
+    // Metrics are served on /metrics by the app and logs go to stdout: only traces leave over OTLP
+    // (and log records, when the pino instrumentation runs). OTEL_METRICS_EXPORTER=otlp pushes the
+    // /metrics instruments (runtime-node's too) over OTLP from the app's own meter provider; the SDK's
+    // global one would hold no instrument, so the SDK is told `none`.
+    const pushMetrics = (env.OTEL_METRICS_EXPORTER ?? '').split(',').includes('otlp');
+    env.OTEL_METRICS_EXPORTER = 'none';
+    env.OTEL_LOGS_EXPORTER ??= isRunning('pino') ? 'otlp' : 'none';
     quietDiag();
     const status = idle();
     const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -204,15 +215,39 @@ export class Telemetry {
     status.configured = endpoint !== undefined && endpoint !== '' && !exporterOff;
     // No exporter: spans would go nowhere. The proxy still continues the worker's trace upstream by itself
     // (tracing.ts propagatingTracer), at a fraction of the cost of instrumenting every request.
-    if (!status.configured) return new Telemetry(status, undefined);
+    if (!status.configured) return new Telemetry(status, undefined, warnings);
+    const metricsProtocol =
+      env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
+    const readers = pushMetrics ? [await metricReader(env, metricsProtocol)] : [];
+    for (const name of missingPreload(selection.enabled)) {
+      warnings.push(
+        `instrumentation ${name} is off: it patches its library as it loads, so it needs the preload (node --import ./dist/telemetry/register.js, as npm start and the image run it)`,
+      );
+    }
+    // Only an instrumentation that must find its call through async context pays for one.
+    const context = isRunning('ioredis') ? new AsyncContextManager() : undefined;
     const sdk = new NodeSDK({
       serviceName: env.OTEL_SERVICE_NAME ?? 'tollgate',
       traceExporter: new CountingExporter(await traceExporter(status.protocol), status),
       instrumentations: [],
-      contextManager: new SyncContextManager(),
+      contextManager: context ?? new SyncContextManager(),
     });
     sdk.start();
-    return new Telemetry(status, sdk);
+    return new Telemetry(status, sdk, warnings, context, readers);
+  }
+
+  /**
+   * Makes a call's span the active context for the rest of its async path, so an instrumentation
+   * (ioredis) puts its spans under it; undefined when nothing needs it (the default: no cost).
+   */
+  get enterCall(): ((context: Context) => void) | undefined {
+    const manager = this.#context;
+    return manager === undefined ? undefined : (context) => manager.enter(context);
+  }
+
+  /** Hands the meter provider /metrics reads to the instrumentations that make metrics (runtime-node). */
+  meter(provider: MeterProvider): void {
+    meterInstrumentations(provider);
   }
 
   /** Whether the SDK runs (else the proxy propagates trace context by itself). */

@@ -53,6 +53,10 @@ function endAttributes(call: CallRecord, a: Attributes): Attributes {
   if (u !== undefined && (u.inputTokens > 0 || u.outputTokens > 0 || u.reported)) {
     a[ATTR.genAiInputTokens] = u.inputTokens;
     a[ATTR.genAiOutputTokens] = u.outputTokens;
+    // Both are parts of input_tokens (the convention's note); zero reads are left out, as the providers do.
+    if (u.cachedInputTokens > 0) a[ATTR.genAiCacheReadTokens] = u.cachedInputTokens;
+    if (u.cacheWriteTokens !== undefined && u.cacheWriteTokens > 0)
+      a[ATTR.genAiCacheCreationTokens] = u.cacheWriteTokens;
   }
   if (call.costUsd !== undefined) a[ATTR.costUsd] = call.costUsd;
   if (call.fallbackReason !== undefined) a[ATTR.fallbackReason] = call.fallbackReason;
@@ -108,6 +112,7 @@ export const otelTracer = (
   upstreamUrl: (provider: string) => string | undefined,
   tracer: Tracer = trace.getTracer(TRACER_NAME),
   origins: Origins = new Origins(),
+  enter?: (context: Context) => void,
 ): CallTracer => ({
   start(call, headers, startTime) {
     const model = call.model;
@@ -127,6 +132,8 @@ export const otelTracer = (
       },
       parentOf(headers),
     );
+    // What the store does for this call (ioredis spans) goes under its SERVER span; only when asked for.
+    enter?.(trace.setSpan(ROOT_CONTEXT, server));
     const attributes: Attributes = {
       [ATTR.genAiOperation]: call.genAiOperation,
       [ATTR.genAiProvider]: call.provider,
@@ -134,6 +141,8 @@ export const otelTracer = (
       [ATTR.mode]: call.mode,
     };
     if (model !== undefined) attributes[ATTR.genAiRequestModel] = model;
+    if (call.maxTokens !== undefined) attributes[ATTR.genAiRequestMaxTokens] = call.maxTokens;
+    if (call.temperature !== undefined) attributes[ATTR.genAiRequestTemperature] = call.temperature;
     const url = call.mode === 'mock' || call.mode === 'replay' ? undefined : upstreamUrl(call.provider);
     if (url !== undefined) attributes[ATTR.serverAddress] = origins.of(url).authority;
     const client = tracer.startSpan(
@@ -155,6 +164,7 @@ export const otelTracer = (
           [ATTR.urlFull]: origin.base + path,
           [ATTR.serverAddress]: origin.host,
           [ATTR.serverPort]: origin.port,
+          [ATTR.correlationId]: call.correlationId,
         };
         http = tracer.startSpan(method, { kind: SpanKind.CLIENT, attributes: a }, trace.setSpan(ROOT_CONTEXT, client));
         return traceparentOf(http);
@@ -200,6 +210,9 @@ export const propagatingTracer = (): CallTracer => ({
   },
 });
 
-/** Spans when the SDK runs (`active`), else trace context propagation alone. */
-export const callTracer = (active: boolean, upstreamUrl: (provider: string) => string | undefined): CallTracer =>
-  active ? otelTracer(upstreamUrl) : propagatingTracer();
+/** Spans when the SDK runs (`active`), else trace context propagation alone; `enter` as Telemetry.enterCall. */
+export const callTracer = (
+  active: boolean,
+  upstreamUrl: (provider: string) => string | undefined,
+  enter?: (context: Context) => void,
+): CallTracer => (active ? otelTracer(upstreamUrl, undefined, undefined, enter) : propagatingTracer());

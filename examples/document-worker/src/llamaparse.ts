@@ -18,6 +18,7 @@ import {
   type ParsingJobMarkdownResult,
   uploadFileApiV1ParsingUploadPost,
 } from 'llama-cloud-services/api';
+import { inSpan } from './tracing.js';
 
 export interface LlamaParseOptions {
   /** LlamaCloud base, e.g. `http://127.0.0.1:8790/llamaparse` (a trailing `/api/parsing` is tolerated, as the reader does). */
@@ -113,68 +114,78 @@ export function createLlamaParse(options: LlamaParseOptions) {
   }
 
   return {
+    /** Upload, then poll until the job is done and read its markdown: the spans `upload` and `poll`. */
     async parseToMarkdown(request: ParseRequest): Promise<ParseResult> {
-      let upload: CallOutcome<ParsingJob>;
-      try {
-        upload = (await uploadFileApiV1ParsingUploadPost({
-          ...callOptions(request),
-          body: {
-            file: new File([request.bytes], request.fileName),
-            ...(options.pagePrefix ? { page_prefix: options.pagePrefix, page_separator: '\n\n' } : {}),
-          },
-        })) as CallOutcome<ParsingJob>;
-      } catch (error) {
-        if (request.signal?.aborted) throw error;
-        throw new ParseError('request_failed', `LlamaParse upload to ${baseUrl} failed: ${describeThrown(error)}`);
-      }
-      if (!upload.response.ok || !upload.data?.id) {
-        throw new ParseError(
-          'upload_refused',
-          `LlamaParse refused the file: ${describeHttpError(upload.response.status, upload.error)}`,
-          upload.response.status,
-          errorCodeOf(upload.error),
-        );
-      }
-      const jobId = upload.data.id;
+      const jobId = await inSpan('upload', { 'file.size': request.bytes.byteLength }, () => uploadFile(request));
       request.onStatus?.('uploaded', jobId);
-
-      const deadline = Date.now() + options.jobTimeoutMs;
-      let interval = options.pollIntervalMs;
-      for (;;) {
-        await delay(interval, undefined, { signal: request.signal });
-        const job = await getWithRetry(
-          request,
-          'status',
-          () =>
-            getJobApiV1ParsingJobJobIdGet({ ...callOptions(request), path: { job_id: jobId } }) as Promise<
-              CallOutcome<ParsingJob>
-            >,
-        );
-        if (job.status === 'SUCCESS') break;
-        if (job.status !== 'PENDING') {
-          const reason = [job.error_code, job.error_message].filter(Boolean).join(': ') || `status ${job.status}`;
-          throw new ParseError('job_failed', `LlamaParse job ${jobId} failed: ${reason}`);
-        }
-        request.onStatus?.('pending', jobId);
-        if (Date.now() + interval > deadline) {
-          throw new ParseError('job_timeout', `LlamaParse job ${jobId} still pending after ${options.jobTimeoutMs} ms`);
-        }
-        interval = Math.min(interval + options.pollIntervalMs, options.maxPollIntervalMs);
-      }
-
-      const result = await getWithRetry(
-        request,
-        'markdown result',
-        () =>
-          getJobResultApiV1ParsingJobJobIdResultMarkdownGet({
-            ...callOptions(request),
-            path: { job_id: jobId },
-          }) as Promise<CallOutcome<ParsingJobMarkdownResult>>,
-      );
-      request.onStatus?.('done', jobId);
-      return { jobId, markdown: result.markdown ?? '', jobMetadata: result.job_metadata };
+      return inSpan('poll', { 'llamaparse.job_id': jobId }, () => pollMarkdown(request, jobId));
     },
   };
+
+  /** The upload; returns the job id. */
+  async function uploadFile(request: ParseRequest): Promise<string> {
+    let upload: CallOutcome<ParsingJob>;
+    try {
+      upload = (await uploadFileApiV1ParsingUploadPost({
+        ...callOptions(request),
+        body: {
+          file: new File([request.bytes], request.fileName),
+          ...(options.pagePrefix ? { page_prefix: options.pagePrefix, page_separator: '\n\n' } : {}),
+        },
+      })) as CallOutcome<ParsingJob>;
+    } catch (error) {
+      if (request.signal?.aborted) throw error;
+      throw new ParseError('request_failed', `LlamaParse upload to ${baseUrl} failed: ${describeThrown(error)}`);
+    }
+    if (!upload.response.ok || !upload.data?.id) {
+      throw new ParseError(
+        'upload_refused',
+        `LlamaParse refused the file: ${describeHttpError(upload.response.status, upload.error)}`,
+        upload.response.status,
+        errorCodeOf(upload.error),
+      );
+    }
+    return upload.data.id;
+  }
+
+  /** Polls the job's status until it is done, then reads its markdown. */
+  async function pollMarkdown(request: ParseRequest, jobId: string): Promise<ParseResult> {
+    const deadline = Date.now() + options.jobTimeoutMs;
+    let interval = options.pollIntervalMs;
+    for (;;) {
+      await delay(interval, undefined, { signal: request.signal });
+      const job = await getWithRetry(
+        request,
+        'status',
+        () =>
+          getJobApiV1ParsingJobJobIdGet({ ...callOptions(request), path: { job_id: jobId } }) as Promise<
+            CallOutcome<ParsingJob>
+          >,
+      );
+      if (job.status === 'SUCCESS') break;
+      if (job.status !== 'PENDING') {
+        const reason = [job.error_code, job.error_message].filter(Boolean).join(': ') || `status ${job.status}`;
+        throw new ParseError('job_failed', `LlamaParse job ${jobId} failed: ${reason}`);
+      }
+      request.onStatus?.('pending', jobId);
+      if (Date.now() + interval > deadline) {
+        throw new ParseError('job_timeout', `LlamaParse job ${jobId} still pending after ${options.jobTimeoutMs} ms`);
+      }
+      interval = Math.min(interval + options.pollIntervalMs, options.maxPollIntervalMs);
+    }
+
+    const result = await getWithRetry(
+      request,
+      'markdown result',
+      () =>
+        getJobResultApiV1ParsingJobJobIdResultMarkdownGet({
+          ...callOptions(request),
+          path: { job_id: jobId },
+        }) as Promise<CallOutcome<ParsingJobMarkdownResult>>,
+    );
+    request.onStatus?.('done', jobId);
+    return { jobId, markdown: result.markdown ?? '', jobMetadata: result.job_metadata };
+  }
 }
 
 /** LlamaCloud errors are `{detail, code?}`; FastAPI validation errors have `detail` as a list. */

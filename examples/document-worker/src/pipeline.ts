@@ -10,9 +10,11 @@
 import { randomUUID } from 'node:crypto';
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import type { Span } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { type ChunkOptions, chunkMarkdown, PAGE_MARKER_TEMPLATE, pagesOf, removePageMarkers } from './chunk.js';
 import { createLlamaParse, type LlamaParseOptions, ParseError } from './llamaparse.js';
+import { inDocument, inSpan } from './tracing.js';
 
 export interface PipelineConfig {
   openai: { baseURL: string; apiKey: string; maxRetries?: number };
@@ -117,7 +119,8 @@ export function createPipeline(config: PipelineConfig) {
   });
   const llamaParse = createLlamaParse({ ...config.llamaParse, pagePrefix: PAGE_MARKER_TEMPLATE });
 
-  async function processDocument(
+  /** One document under its root span `process <file name>`, which records the file's size and the outcome. */
+  function processDocument(
     path: string,
     outDir: string,
     {
@@ -125,6 +128,29 @@ export function createPipeline(config: PipelineConfig) {
       onEvent = () => {},
       correlationId = randomUUID(),
     }: { signal?: AbortSignal; onEvent?: (event: PipelineEvent) => void; correlationId?: string } = {},
+  ): Promise<DocumentResult> {
+    return inDocument(basename(path), correlationId, async function traced(span) {
+      try {
+        const result = await processOne(path, outDir, { signal, onEvent, correlationId }, span);
+        span.setAttribute(OUTCOME, 'processed');
+        return result;
+      } catch (error) {
+        const code = error instanceof DocumentFailure ? error.code : signal?.aborted ? 'interrupted' : 'unexpected';
+        span.setAttribute(OUTCOME, code);
+        throw error;
+      }
+    });
+  }
+
+  async function processOne(
+    path: string,
+    outDir: string,
+    {
+      signal,
+      onEvent,
+      correlationId,
+    }: { signal: AbortSignal | undefined; onEvent: (event: PipelineEvent) => void; correlationId: string },
+    span: Span,
   ): Promise<DocumentResult> {
     const file = basename(path);
     const headers = { 'x-correlation-id': correlationId };
@@ -137,6 +163,7 @@ export function createPipeline(config: PipelineConfig) {
     } catch (error) {
       throw fail('unreadable', `cannot read the file: ${(error as Error).message}`);
     }
+    span.setAttribute('file.size', bytes.byteLength);
 
     onEvent({ type: 'stage', file, stage: 'uploading' });
     let parsed: Awaited<ReturnType<typeof llamaParse.parseToMarkdown>>;
@@ -158,8 +185,12 @@ export function createPipeline(config: PipelineConfig) {
       throw error;
     }
 
-    const { markdown, pageStarts } = removePageMarkers(parsed.markdown);
-    const chunks = chunkMarkdown(markdown, config.chunk);
+    const { pageStarts, chunks } = await inSpan('chunk', {}, async function chunk(s) {
+      const { markdown, pageStarts } = removePageMarkers(parsed.markdown);
+      const made = chunkMarkdown(markdown, config.chunk);
+      s.setAttribute('document.chunks', made.length);
+      return { pageStarts, chunks: made };
+    });
     if (chunks.length === 0) throw fail('no_text', `LlamaParse found no text in the document (job ${parsed.jobId})`);
     onEvent({ type: 'chunked', file, chunks: chunks.length });
 
@@ -221,9 +252,11 @@ export function createPipeline(config: PipelineConfig) {
   }
 
   async function embed(inputs: string[], headers: Record<string, string>, signal: AbortSignal | undefined) {
-    const response = await openai.embeddings.create(
-      { model: config.embeddingModel, input: inputs },
-      { headers, ...(signal ? { signal } : {}) },
+    const response = await inSpan('embed', { 'embed.inputs': inputs.length }, () =>
+      openai.embeddings.create(
+        { model: config.embeddingModel, input: inputs },
+        { headers, ...(signal ? { signal } : {}) },
+      ),
     );
     if (response.data.length !== inputs.length) {
       throw new Error(`asked for ${inputs.length} embeddings, got ${response.data.length}`);
@@ -284,6 +317,8 @@ export function createPipeline(config: PipelineConfig) {
 }
 
 const BUDGET_EXCEEDED = 'budget_exceeded';
+/** How a document's run ended, on its root span: `processed` or the failure code. */
+const OUTCOME = 'document.outcome';
 
 /** The sidecar's budget refusal as the openai SDK reports it (429, code `budget_exceeded`). */
 function isBudgetRefusal(error: unknown): boolean {
