@@ -606,8 +606,12 @@ describe('every dashboard query returns data from a real Prometheus scraping liv
   skip: needs(prometheusBin, 'prometheus'),
 }, () => {
   let standin: Standin;
-  /** hybrid: OpenAI real (the stand-in), LlamaParse without a key -> `no_api_key` fallbacks. */
+  /**
+   * hybrid: OpenAI real (the stand-in), LlamaParse without a key -> `no_api_key` fallbacks; the response
+   * cache on (a repeated chat is a hit) and the mode header allowed (a chat recorded, then replayed).
+   */
   let hybrid: TestTollgate;
+  let cassettes = '';
   /** mock: the full mix, shadow cost, an unpriced model. */
   let mock: TestTollgate;
   /** mock with a one-request bucket: rate-limit rejections. */
@@ -627,9 +631,13 @@ describe('every dashboard query returns data from a real Prometheus scraping liv
   before(async () => {
     assert.ok(prometheusBin, 'prometheus not found (CI=true): apt-get install prometheus');
     standin = await startStandin({ expectOpenAIKey: KEY, quiet: true });
+    cassettes = await mkdtemp(join(tmpdir(), 'tollgate-deploy-cassettes-'));
     hybrid = await startTestTollgate({
       ...budgets,
       SERVICE_MODE: 'hybrid',
+      RESPONSE_CACHE_TTL_S: '3600',
+      ALLOW_MODE_HEADER: 'true',
+      CASSETTE_DIR: cassettes,
       OPENAI_API_KEY: KEY,
       OPENAI_UPSTREAM_URL: standin.openaiBase,
       LLAMAPARSE_UPSTREAM_URL: standin.llamaparseBase,
@@ -658,6 +666,7 @@ describe('every dashboard query returns data from a real Prometheus scraping liv
     await mock?.close();
     await limited?.close();
     await standin?.close();
+    if (cassettes !== '') await rm(cassettes, { recursive: true, force: true });
   });
 
   const openai = (tg: TestTollgate) =>
@@ -689,6 +698,21 @@ describe('every dashboard query returns data from a real Prometheus scraping liv
     assert.ok(docs.length > 0, 'parsed document');
   }
 
+  /** A chat recorded through the stand-in, then the same chat replayed from its recording (the replay panels). */
+  async function recordingTraffic(tg: TestTollgate): Promise<void> {
+    const client = openai(tg);
+    const body = {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user' as const, content: 'Record this answer' }],
+      max_tokens: 32,
+    };
+    await client.chat.completions.create(body, { headers: { 'x-tollgate-mode': 'record' } });
+    const replayed = await client.chat.completions
+      .create(body, { headers: { 'x-tollgate-mode': 'replay' } })
+      .withResponse();
+    assert.equal(replayed.response.headers.get('x-tollgate-served-by'), 'replay');
+  }
+
   async function limitedTraffic(): Promise<number> {
     const client = openai(limited);
     let refused = 0;
@@ -705,6 +729,7 @@ describe('every dashboard query returns data from a real Prometheus scraping liv
 
   async function round(): Promise<void> {
     await workerTraffic(hybrid);
+    await recordingTraffic(hybrid);
     await workerTraffic(mock, ['gpt-4o', 'tollgate-unpriced-model']);
     assert.ok((await limitedTraffic()) >= 2, 'the one-request bucket refuses');
   }
@@ -753,6 +778,10 @@ describe('every dashboard query returns data from a real Prometheus scraping liv
     assert.ok(
       mock.calls.some((c) => c.unpriced),
       'an unpriced model',
+    );
+    assert.ok(
+      hybrid.calls.some((c) => c.servedBy === 'cache'),
+      'a chat the response cache answered',
     );
     await scrapedAfter(Date.now(), 2);
 

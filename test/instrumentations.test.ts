@@ -147,12 +147,26 @@ describe('auto-instrumentations on the sidecar', () => {
         OTEL_METRIC_EXPORT_INTERVAL: '300',
       });
       t.after(() => sidecar.stop());
-      await chat(sidecar.url, 'ioredis-1');
-      const server = () => receiver.spans.find((s) => s.kind === 2 && attr(s, 'correlation.id') === 'ioredis-1');
-      await until(() => server() !== undefined, 10_000, 50);
-      const call = server()!;
-      const commands = () => receiver.spans.filter((s) => s.parentSpanId === call.spanId && isRedis(s));
-      await until(() => commands().length > 0, 10_000, 50);
+      // A call admitted from the store's local view (a loaded machine can make Redis look slow for a
+      // moment) runs no command of its own: call again, a few times, until one went to Redis.
+      const server = (id: string) => receiver.spans.find((s) => s.kind === 2 && attr(s, 'correlation.id') === id);
+      const under = (span: OtlpSpan) => receiver.spans.filter((s) => s.parentSpanId === span.spanId && isRedis(s));
+      let call: OtlpSpan | undefined;
+      for (let i = 1; i <= 5 && call === undefined; i++) {
+        const id = `ioredis-${i}`;
+        await chat(sidecar.url, id);
+        await until(() => server(id) !== undefined, 20_000, 50);
+        const span = server(id)!;
+        if (
+          await until(() => under(span).length > 0, 10_000, 50).then(
+            () => true,
+            () => false,
+          )
+        )
+          call = span;
+      }
+      assert.ok(call !== undefined, 'one of five calls made Redis commands under its SERVER span');
+      const commands = () => under(call!);
       for (const command of commands()) {
         assert.equal(command.traceId, call.traceId);
         const statement = attr(command, 'db.query.text') ?? attr(command, 'db.statement');
