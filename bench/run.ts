@@ -327,6 +327,8 @@ async function startTollgate(name: ContenderName, standin: Standin, settings: Se
     HOST: '127.0.0.1',
     PORT: String(port),
     SERVICE_MODE: name === 'tollgate-mock' ? 'mock' : 'real',
+    // The stand-in speaks OpenAI and LlamaParse; Anthropic (no key here) stays on its mock.
+    ANTHROPIC_MODE: 'mock',
     OPENAI_API_KEY: 'sk-bench-0000000000000000',
     LLAMA_CLOUD_API_KEY: 'llx-bench-0000000000000000',
     OPENAI_UPSTREAM_URL: `${upstream}/v1`,

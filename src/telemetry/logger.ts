@@ -101,6 +101,24 @@ export function logCall(log: Logger, call: CallRecord): void {
     error_type: call.errorType,
     aborted: call.aborted || undefined,
   };
-  if (call.status >= 500) log.warn(line, 'request');
-  else log.info(line, 'request');
+  const out = requestLogger(log);
+  if (call.status >= 500) out.warn(line, 'request');
+  else out.info(line, 'request');
+}
+
+const unredacted = new WeakMap<Logger, Logger>();
+
+/**
+ * The request line is built from the call's own fields, none at a path REDACT names, so redaction
+ * walked it for nothing: about 4% of a proxied call's CPU at LOG_LEVEL=info. Its logger is a child
+ * without redaction that follows the parent's level (a reload may change it).
+ */
+function requestLogger(log: Logger): Logger {
+  let child = unredacted.get(log);
+  if (child === undefined) {
+    child = log.child({}, { redact: { paths: [], censor: '[REDACTED]' } });
+    unredacted.set(log, child);
+  }
+  if (child.level !== log.level) child.level = log.level;
+  return child;
 }
