@@ -125,6 +125,9 @@ describe('Anthropic spans (OTLP/HTTP JSON to a loopback receiver)', () => {
       assert.deepEqual(attr(span, 'gen_ai.response.finish_reasons'), ['end_turn']);
       assert.equal(attr(span, 'gen_ai.usage.input_tokens'), 529, 'the whole prompt, cache reads and writes included');
       assert.equal(attr(span, 'gen_ai.usage.output_tokens'), 7);
+      // The semconv cache-token attributes: Anthropic's reads and writes, both parts of the input above.
+      assert.equal(attr(span, 'gen_ai.usage.cache_read.input_tokens'), 500);
+      assert.equal(attr(span, 'gen_ai.usage.cache_creation.input_tokens'), 20);
       assert.equal(attr(span, 'tollgate.served_by'), 'real');
       assert.ok((attr(span, 'tollgate.cost_usd') as number) > 0);
       await until(() => spans.some((s) => s.parentSpanId === span?.spanId), 5000, 50);
