@@ -242,6 +242,62 @@ describe('SqliteStore', () => {
     await store.close();
   });
 
+  it("two connections on one file see each other's writes at once (what each remembers is dropped on the other's commit)", async () => {
+    const path = freshPath();
+    const a = new SqliteStore(path);
+    const b = new SqliteStore(path);
+    await a.open();
+    await b.open();
+    const bump = (store: SqliteStore) =>
+      store.transact({
+        keys: ['k:shared'],
+        counters: ['spent:day'],
+        decide: (v) => {
+          const n = ((v.get('k:shared') as number | undefined) ?? 0) + 1;
+          return { writes: new Map([['k:shared', n]]), result: { n, spent: v.get('spent:day') as number } };
+        },
+      });
+    const expiresAt = Date.now() + 60_000;
+    for (let i = 1; i <= 6; i += 1) {
+      const [store, other] = i % 3 === 0 ? [a, a] : i % 2 === 0 ? [b, a] : [a, b];
+      const seen = await store.transact({
+        keys: ['k:shared'],
+        counters: ['spent:day'],
+        decide: (v) => ({ writes: new Map(), result: v.get('k:shared') }),
+      });
+      assert.equal(seen, i === 1 ? undefined : i - 1, `step ${i}: the last write, whoever made it`);
+      const bumped = await bump(store);
+      assert.equal(bumped.n, i);
+      assert.equal(bumped.spent, (i - 1) * 5, `step ${i}: spend booked by either connection`);
+      await other.record(row(), [{ key: 'spent:day', nanoUsd: 5, expiresAt }]);
+    }
+    // A decide that throws part-way leaves nothing behind in what the connection remembers.
+    await assert.rejects(
+      a.transact({
+        keys: ['k:shared'],
+        decide: () => ({
+          writes: new Map<string, unknown>([
+            ['k:shared', 100],
+            ['k:bad', 10n],
+          ]),
+          result: 0,
+        }),
+      }),
+    );
+    const after = await b.transact({
+      keys: ['k:shared'],
+      decide: (v) => ({ writes: new Map(), result: v.get('k:shared') }),
+    });
+    const mine = await a.transact({
+      keys: ['k:shared'],
+      decide: (v) => ({ writes: new Map(), result: v.get('k:shared') }),
+    });
+    assert.equal(after, 6);
+    assert.equal(mine, 6, 'the rolled-back write of 100 is not remembered');
+    await a.close();
+    await b.close();
+  });
+
   it('ignores expired values and counters and purges them at open and every 500 writes', async () => {
     const path = freshPath();
     let now = 1_000_000;

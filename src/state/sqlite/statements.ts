@@ -1,6 +1,7 @@
 /** The sqlite store's statements, its row mapping, and read-decide-write over them. */
 import type Database from 'better-sqlite3';
 import type { LedgerGroup, LedgerRow, TransactRequest } from '../types.js';
+import type { KvView } from './kv-view.js';
 
 const DAY = 86_400_000;
 
@@ -38,6 +39,15 @@ interface GroupRecord {
 export function prepareStatements(db: Database.Database) {
   return {
     getValue: db.prepare<[string, number], { value: string }>('SELECT value FROM kv WHERE key = ? AND expires_at > ?'),
+    // What KvView remembers: the row whatever its expiry (it applies expiry on read, as getValue does).
+    peekValue: db.prepare<[string], { value: string; expires_at: number }>(
+      'SELECT value, expires_at FROM kv WHERE key = ?',
+    ),
+    peekCounter: db.prepare<[string], { value: number; expires_at: number }>(
+      'SELECT value, expires_at FROM counters WHERE key = ?',
+    ),
+    // Changes when another connection commits (never for this one's own commits).
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     putValue: db.prepare<[string, string, number]>(
       `INSERT INTO kv (key, value, version, expires_at) VALUES (?, ?, 1, ?)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = kv.version + 1, expires_at = excluded.expires_at`,
@@ -132,19 +142,19 @@ export function toGroup(g: GroupRecord): LedgerGroup {
   };
 }
 
-/** Read-decide-write of one TransactRequest, inside a transaction the caller holds. */
-export function apply<T>(sql: Statements, request: TransactRequest<T>, now: number, wrote: { any: boolean }): T {
+/** Read-decide-write of one TransactRequest, inside a transaction the caller holds (and `kv.check()`ed). */
+export function apply<T>(kv: KvView, request: TransactRequest<T>, now: number, wrote: { any: boolean }): T {
   const values = new Map<string, unknown>();
   for (const key of request.keys) {
-    const found = sql.getValue.get(key, now);
-    values.set(key, found === undefined ? undefined : JSON.parse(found.value));
+    const found = kv.value(key, now);
+    values.set(key, found === undefined ? undefined : JSON.parse(found));
   }
   // Under the same write lock, so spend cannot move between this read and the commit.
-  for (const key of request.counters ?? []) values.set(key, sql.getCounter.get(key, now)?.value ?? 0);
+  for (const key of request.counters ?? []) values.set(key, kv.counter(key, now));
   const { writes, result } = request.decide(values, now);
   for (const [key, value] of writes) {
-    if (value === undefined) sql.deleteValue.run(key);
-    else sql.putValue.run(key, JSON.stringify(value), request.expiresAt?.(key, now) ?? now + DAY);
+    if (value === undefined) kv.delete(key);
+    else kv.put(key, JSON.stringify(value), request.expiresAt?.(key, now) ?? now + DAY);
     wrote.any = true;
   }
   return result;

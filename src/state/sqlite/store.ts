@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { LedgerGroup, LedgerQuery, LedgerRow, SettleOp, SpendIncrement } from '../types.js';
 import { type Store, type StoreHealth, StoreUnavailableError, type TransactRequest } from '../types.js';
 import { describeFailure } from './failure.js';
+import { KvView } from './kv-view.js';
 import { migrate } from './schema.js';
 import { apply, prepareStatements, type Statements, toGroup, toRecord, toRow } from './statements.js';
 import { type Outcome, TickBatch } from './tick-batch.js';
@@ -24,6 +25,16 @@ interface Booking {
  * Runs one request's step inside the batch's transaction: a failure of its own is its outcome; an
  * SQLite error (disk full, lock lost) fails the whole transaction, as it would have failed the request alone.
  */
+/** One request's read-decide-write; a failure part-way rolls its savepoint back, so the view forgets. */
+function applyOrForget<T>(kv: KvView, request: TransactRequest<T>, now: number, wrote: { any: boolean }): T {
+  try {
+    return apply(kv, request, now, wrote);
+  } catch (error) {
+    kv.forget();
+    throw error;
+  }
+}
+
 function attempt<O>(step: () => O): Outcome<O> {
   try {
     return { ok: true, value: step() };
@@ -77,6 +88,8 @@ export class SqliteStore implements Store {
   #writesSincePurge = 0;
   #failure: { status: 'warn' | 'fail'; output: string } | undefined;
   #rowCount: { n: number; at: number } | undefined;
+  /** What this connection knows of the kv and counter rows (see KvView), for the statements it was made with. */
+  #view: KvView | undefined;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.#path = path;
@@ -129,6 +142,11 @@ export class SqliteStore implements Store {
     return { db: this.#db, sql: this.#sql };
   }
 
+  #kv(sql: Statements): KvView {
+    if (this.#view === undefined) this.#view = new KvView(sql);
+    return this.#view;
+  }
+
   /** Turns an SQLite error into a clear, stack-free message and marks health; other errors pass unchanged. */
   #fail(error: unknown, action: 'read' | 'write'): unknown {
     if (!(error instanceof Database.SqliteError)) return error;
@@ -174,12 +192,17 @@ export class SqliteStore implements Store {
     const clock = this.#now;
     const wrote = { any: false };
     // Read the clock once the lock is held: time spent waiting for another process does not count.
-    const one = db.transaction((request: TransactRequest<unknown>) => apply(sql, request, clock(), wrote));
-    const run = db.transaction(() => requests.map((request) => attempt(() => one(request))));
+    const kv = this.#kv(sql);
+    const one = db.transaction((request: TransactRequest<unknown>) => applyOrForget(kv, request, clock(), wrote));
+    const run = db.transaction(() => {
+      kv.check();
+      return requests.map((request) => attempt(() => one(request)));
+    });
     let outcomes: Outcome<unknown>[];
     try {
       outcomes = run.immediate();
     } catch (error) {
+      kv.forget();
       throw this.#fail(error, 'write');
     }
     if (wrote.any) this.#wrote();
@@ -208,13 +231,15 @@ export class SqliteStore implements Store {
     const wrote = { any: false };
     // A savepoint of its own per release: one that throws undoes only itself (the row stays booked,
     // as record-then-transact would leave it).
-    const releaseOne = db.transaction((release: TransactRequest<void>) => apply(sql, release, now, wrote));
+    const kv = this.#kv(sql);
+    const releaseOne = db.transaction((release: TransactRequest<void>) => applyOrForget(kv, release, now, wrote));
     const run = db.transaction(function record(): Outcome<boolean>[] {
+      kv.check();
       return batch.map(({ row, spend, release }) => {
         let fresh = false;
         if (sql.insertRow.run(toRecord(row)).changes > 0) {
           fresh = true;
-          for (const s of spend) sql.addCounter.run({ key: s.key, value: s.nanoUsd, expiresAt: s.expiresAt, now });
+          for (const s of spend) kv.add(s.key, s.nanoUsd, s.expiresAt, now);
         }
         const released = release === undefined ? undefined : attempt(() => releaseOne(release));
         return released?.ok === false ? released : { ok: true, value: fresh };
@@ -229,6 +254,7 @@ export class SqliteStore implements Store {
         db.pragma('synchronous = NORMAL');
       }
     } catch (error) {
+      kv.forget();
       throw this.#fail(error, 'write');
     }
     const fresh = outcomes.filter((o) => o.ok && o.value).length;
@@ -289,6 +315,7 @@ export class SqliteStore implements Store {
     const db = this.#db;
     this.#db = undefined;
     this.#sql = undefined;
+    this.#view = undefined;
     this.#closed = true;
     this.#rowCount = undefined;
     this.#failure = undefined;
