@@ -6,12 +6,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import { type AnthropicStandin, startAnthropicStandin } from './support/anthropic-standin.js';
+import { attr, type OtlpReceiver, startOtlpReceiver } from './support/otlp.js';
 import { freePort } from './support/redis.js';
 import { until } from './support/tollgate.js';
 
@@ -19,29 +18,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const KEY = 'sk-ant-test-otel-key-0123456789';
 const MODEL = 'claude-haiku-4-5';
 
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes: { key: string; value: Record<string, unknown> }[];
-}
-
-const attr = (span: OtlpSpan | undefined, key: string): unknown => {
-  const v = span?.attributes.find((a) => a.key === key)?.value;
-  if (v === undefined) return undefined;
-  if ('stringValue' in v) return v.stringValue;
-  if ('intValue' in v) return Number(v.intValue);
-  if ('doubleValue' in v) return v.doubleValue;
-  if ('arrayValue' in v)
-    return ((v.arrayValue as { values?: { stringValue: string }[] }).values ?? []).map((x) => x.stringValue);
-  return v;
-};
-
 describe('Anthropic spans (OTLP/HTTP JSON to a loopback receiver)', () => {
-  const spans: OtlpSpan[] = [];
-  let receiver: Server;
+  let receiver: OtlpReceiver;
   let standin: AnthropicStandin;
   let child: ChildProcess;
   let url = '';
@@ -50,20 +28,7 @@ describe('Anthropic spans (OTLP/HTTP JSON to a loopback receiver)', () => {
     const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
     const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(build.status, 0, build.stdout + build.stderr);
-    receiver = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-          resourceSpans?: { scopeSpans: { spans: OtlpSpan[] }[] }[];
-        };
-        if (req.url === '/v1/traces')
-          for (const rs of body.resourceSpans ?? []) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    receiver.listen(0, '127.0.0.1');
-    await once(receiver, 'listening');
+    receiver = await startOtlpReceiver();
     standin = await startAnthropicStandin({ expectKey: KEY });
     standin.usage = {
       input_tokens: 9,
@@ -85,7 +50,7 @@ describe('Anthropic spans (OTLP/HTTP JSON to a loopback receiver)', () => {
         ANTHROPIC_MODE: 'real',
         ANTHROPIC_API_KEY: KEY,
         ANTHROPIC_UPSTREAM_URL: standin.url,
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_BSP_SCHEDULE_DELAY: '100',
         SHUTDOWN_GRACE_MS: '2000',
@@ -101,11 +66,13 @@ describe('Anthropic spans (OTLP/HTTP JSON to a loopback receiver)', () => {
       await once(child, 'exit');
     }
     await standin.close();
-    receiver.close();
+    await receiver.close();
   });
 
   const clientSpan = (correlationId: string) =>
-    spans.find((s) => s.kind === 3 && s.name.startsWith('chat ') && attr(s, 'correlation.id') === correlationId);
+    receiver.spans.find(
+      (s) => s.kind === 3 && s.name.startsWith('chat ') && attr(s, 'correlation.id') === correlationId,
+    );
 
   for (const stream of [false, true]) {
     it(`names the ${stream ? 'streamed' : 'JSON'} call's CLIENT span chat ${MODEL}, provider anthropic, with its usage`, async () => {
@@ -130,7 +97,7 @@ describe('Anthropic spans (OTLP/HTTP JSON to a loopback receiver)', () => {
       assert.equal(attr(span, 'gen_ai.usage.cache_creation.input_tokens'), 20);
       assert.equal(attr(span, 'tollgate.served_by'), 'real');
       assert.ok((attr(span, 'tollgate.cost_usd') as number) > 0);
-      await until(() => spans.some((s) => s.parentSpanId === span?.spanId), 5000, 50);
+      await until(() => receiver.spans.some((s) => s.parentSpanId === span?.spanId), 5000, 50);
     });
   }
 });
