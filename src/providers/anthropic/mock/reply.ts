@@ -3,7 +3,7 @@
  * JSON bodies, its error shape, and paced, abortable SSE streams.
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { paced } from '../../frames.js';
 import type { ProviderReply } from '../../types.js';
 
 const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
@@ -45,33 +45,6 @@ export function errorReply(status: number, type: ErrorType, message: string): Pr
   const headers = baseHeaders('application/json');
   const body: MockErrorBody = { type: 'error', error: { type, message }, request_id: headers['request-id'] ?? null };
   return { status, headers, body: JSON.stringify(body) };
-}
-
-/** `event: <type>\ndata: {...}\n\n`, as every Messages stream event is framed. */
-export function eventFrame(payload: { type: string; [field: string]: unknown }): string {
-  return `event: ${payload.type}\ndata: ${JSON.stringify(payload)}\n\n`;
-}
-
-/** Wait `ms`; false when the signal fired first (the stream then stops quietly). */
-async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return false;
-  try {
-    await sleep(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Frames one at a time, `delayMs` apart, built lazily so a worker that hangs up stops the work. */
-async function* paced(frames: Iterable<string>, delayMs: number, signal: AbortSignal): AsyncGenerator<string> {
-  let first = true;
-  for (const frame of frames) {
-    if (!first && delayMs > 0 && !(await pause(delayMs, signal))) return;
-    if (signal.aborted) return;
-    first = false;
-    yield frame;
-  }
 }
 
 export function sseReply(frames: Iterable<string>, delayMs: number, signal: AbortSignal): ProviderReply {

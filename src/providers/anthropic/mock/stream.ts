@@ -4,8 +4,9 @@
  * `content_block_stop` (a `ping` after the first block starts), then `message_delta` with the stop
  * reason and the output usage, and `message_stop`. Frames are built lazily, one at a time.
  */
+
+import { eventFrame } from '../../frames.js';
 import type { Block, MockMessage, MockUsage, StopReason } from './messages.js';
-import { eventFrame } from './reply.js';
 
 type StartBlock =
   | { type: 'text'; text: ''; citations: null }

@@ -3,7 +3,7 @@
  * paced and abortable SSE streams.
  */
 import { randomFillSync } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { paced } from '../../frames.js';
 import type { ProviderReply } from '../../types.js';
 
 // Random bytes are drawn 4 KiB at a time and handed out 16 per id: one system call per 256 ids.
@@ -51,38 +51,6 @@ export function dataFrame(payload: unknown): string {
 }
 
 export const DONE_FRAME = 'data: [DONE]\n\n';
-
-/** `event: <type>\ndata: {...}\n\n`, as the Responses API frames its events. */
-export function eventFrame(payload: { type: string; [field: string]: unknown }): string {
-  return `event: ${payload.type}\ndata: ${JSON.stringify(payload)}\n\n`;
-}
-
-/** Wait `ms`; false when the signal fired first (the caller then stops quietly). */
-export async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return false;
-  if (ms <= 0) return true;
-  try {
-    await sleep(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Frames one at a time, `delayMs` apart. Frames are built lazily by the generator, so each
- * is produced when it is sent, and a worker that hangs up stops the work, not just the sending.
- */
-export async function* paced(frames: Iterable<string>, delayMs: number, signal: AbortSignal): AsyncGenerator<string> {
-  let first = true;
-  for (const frame of frames) {
-    // Without a delay there is nothing to wait for: no timer, no extra await per frame.
-    if (!first && delayMs > 0 && !(await pause(delayMs, signal))) return;
-    if (signal.aborted) return;
-    first = false;
-    yield frame;
-  }
-}
 
 export function sseReply(
   frames: Iterable<string>,

@@ -4,11 +4,12 @@
  * output_text.done, content_part.done, output_item.done, completed | incomplete).
  */
 import { invalidRequest } from '../../../errors.js';
+import { eventFrame } from '../../frames.js';
 import type { MockCall, ProviderReply } from '../../types.js';
 import { countChatTokens, countTextTokens } from '../tokens.js';
 import { answerFor, type Completion, cutAnswer, type OutputFormat, type ToolSpec } from './generate.js';
 import { rngFrom, uniqueId } from './prng.js';
-import { epochSeconds, eventFrame, jsonReply, type MockContext, sseReply } from './reply.js';
+import { epochSeconds, jsonReply, type MockContext, sseReply } from './reply.js';
 import {
   type Body,
   checkSampling,
