@@ -4,14 +4,13 @@
  * and a streamed call, and its upstream HTTP span when the provider (a loopback stand-in) answers.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import { type AnthropicStandin, startAnthropicStandin } from './support/anthropic-standin.js';
+import { type ChildTollgate, startChildTollgate, waitReady } from './support/child.js';
 import { attr, type OtlpReceiver, startOtlpReceiver } from './support/otlp.js';
-import { freePort } from './support/redis.js';
 import { until } from './support/tollgate.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -21,7 +20,7 @@ const MODEL = 'claude-haiku-4-5';
 describe('Anthropic spans (OTLP/HTTP JSON to a loopback receiver)', () => {
   let receiver: OtlpReceiver;
   let standin: AnthropicStandin;
-  let child: ChildProcess;
+  let sidecar: ChildTollgate | undefined;
   let url = '';
 
   before(async () => {
@@ -36,35 +35,26 @@ describe('Anthropic spans (OTLP/HTTP JSON to a loopback receiver)', () => {
       cache_creation_input_tokens: 20,
       output_tokens: 7,
     };
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, ['--import', './dist/telemetry/register.js', 'dist/cli.js', 'serve'], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        ENV_FILE: '',
-        STATE_URL: 'memory:',
+    sidecar = await startChildTollgate(
+      {
         SERVICE_MODE: 'mock',
         ANTHROPIC_MODE: 'real',
         ANTHROPIC_API_KEY: KEY,
         ANTHROPIC_UPSTREAM_URL: standin.url,
+        OTEL_SDK_DISABLED: 'false',
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_BSP_SCHEDULE_DELAY: '100',
         SHUTDOWN_GRACE_MS: '2000',
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    await until(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 15_000, 50);
+      { entry: 'preloaded' },
+    );
+    await waitReady(sidecar);
+    url = sidecar.url;
   });
 
   after(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
+    await sidecar?.stop();
     await standin.close();
     await receiver.close();
   });

@@ -22,11 +22,18 @@ export interface ChildTollgate {
 }
 
 export interface ChildOptions {
-  /** 'source' runs src/cli.ts through tsx; 'built' runs dist/cli.js (npm run build first). */
-  entry?: 'source' | 'built';
+  /**
+   * 'source' runs src/cli.ts through tsx; 'built' runs dist/cli.js (npm run build first); 'preloaded'
+   * runs it as `npm start` does, with OpenTelemetry preloaded (set OTEL_SDK_DISABLED=false to trace).
+   */
+  entry?: 'source' | 'built' | 'preloaded';
 }
 
-const ENTRIES = { source: ['--import', 'tsx', 'src/cli.ts', 'serve'], built: ['dist/cli.js', 'serve'] };
+const ENTRIES = {
+  source: ['--import', 'tsx', 'src/cli.ts', 'serve'],
+  built: ['dist/cli.js', 'serve'],
+  preloaded: ['--import', './dist/telemetry/register.js', 'dist/cli.js', 'serve'],
+};
 
 /** Starts `tollgate serve` on a free loopback port with exactly `vars` (plus PATH); does not wait for readiness. */
 export async function startChildTollgate(
