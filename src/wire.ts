@@ -24,7 +24,15 @@ import { providers } from './providers/index.js';
 import { type CallRecord, JobSettler, proxyRoutes, Upstreams } from './proxy/index.js';
 import { CircuitBreaker, type CircuitChange, ModeState } from './routing/index.js';
 import { createResponseCache, createStore, MemoryCache, type Store } from './state/index.js';
-import { callObserver, callTracer, createLogger, createMetrics, type Logger, Telemetry } from './telemetry/index.js';
+import {
+  callObserver,
+  callTracer,
+  createLogger,
+  createMetrics,
+  type Logger,
+  logWritten,
+  Telemetry,
+} from './telemetry/index.js';
 
 export const VERSION: string = (() => {
   try {
@@ -325,8 +333,8 @@ export async function startTollgate(options: StartOptions = {}): Promise<Tollgat
       await flushTelemetry(options.telemetry, grace - (performance.now() - started), log);
       // The last line before exit: everything above, the spans' fate included, is already logged.
       log.info({ reason }, 'stopped');
-      // The log stream is asynchronous: the process may exit right after, so wait for it to drain.
-      await new Promise<void>((resolve) => log.flush(() => resolve()));
+      // The log stream is asynchronous: the process may exit right after, so wait until it wrote everything.
+      await logWritten(log);
     })();
     return closing;
   };

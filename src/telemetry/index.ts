@@ -1,5 +1,5 @@
 export { AsyncContextManager, SyncContextManager } from './context.js';
-export { createLogger, type Logger, type LoggerOptions, logCall, scrub } from './logger.js';
+export { createLogger, type Logger, type LoggerOptions, logCall, logWritten, scrub } from './logger.js';
 export { createMetrics, type Metrics, type MetricsOptions } from './metrics.js';
 export { ATTR, TRACER_NAME } from './names.js';
 export { callObserver, type ObserverParts } from './observer.js';

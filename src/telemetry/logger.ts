@@ -122,3 +122,29 @@ function requestLogger(log: Logger): Logger {
   if (child.level !== log.level) child.level = log.level;
   return child;
 }
+
+/** A log destination as pino holds it: SonicBoom for the default one (`_writing` while a write is in flight). */
+interface LogStream {
+  _writing?: boolean;
+  once?(event: 'drain' | 'error', listener: () => void): unknown;
+}
+
+/**
+ * Resolves once the log's own stream has written what it was given (or after `timeoutMs`, so a reader
+ * that stopped reading cannot hold the exit). pino's `flush(cb)` calls back at once for an asynchronous
+ * SonicBoom (its minLength is 0); exiting with a write still in flight then lets the exit handler's
+ * synchronous flush overtake it, and the last lines come out of order.
+ */
+export function logWritten(log: Logger, timeoutMs = 2000): Promise<void> {
+  const stream = (log as unknown as Record<symbol, LogStream | undefined>)[pino.symbols.streamSym];
+  if (stream?._writing !== true || stream.once === undefined) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    stream.once?.('drain', done);
+    stream.once?.('error', done);
+  });
+}
