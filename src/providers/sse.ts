@@ -2,11 +2,24 @@
  * Incremental Server-Sent Events framing: feed it chunks with arbitrary boundaries, get back
  * whole events (the raw text including its terminating blank line, plus the joined `data`).
  */
+import { isObject } from '../json.js';
+
 export interface SseEvent {
   /** The event exactly as received, terminator included, so it can be relayed byte for byte. */
   raw: string;
   event: string | undefined;
   data: string;
+}
+
+/** An event's data as a JSON object; undefined when it is empty, OpenAI's `[DONE]`, not JSON or not an object. */
+export function sseJson(event: SseEvent): Record<string, unknown> | undefined {
+  if (event.data === '' || event.data === '[DONE]') return undefined;
+  try {
+    const data: unknown = JSON.parse(event.data);
+    return isObject(data) ? data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const BOUNDARY = /\r\n\r\n|\n\n|\r\r/;

@@ -1,6 +1,6 @@
 import { isObject } from '../../json.js';
 import { emptyUsage, type Usage } from '../adapter.js';
-import type { SseEvent } from '../sse.js';
+import { type SseEvent, sseJson } from '../sse.js';
 
 /** A count the provider reported; anything that is not a non-negative integer counts as absent. */
 const count = (v: unknown): number | undefined =>
@@ -54,14 +54,9 @@ export function usageFromJson(operation: string, body: unknown): Usage | undefin
  * delivered. Nothing is injected into an Anthropic stream, so no event is stripped.
  */
 export function usageFromSse(operation: string, event: SseEvent, usage: Usage): boolean {
-  if (operation !== 'messages' || event.data === '') return false;
-  let data: unknown;
-  try {
-    data = JSON.parse(event.data);
-  } catch {
-    return false;
-  }
-  if (!isObject(data)) return false;
+  if (operation !== 'messages') return false;
+  const data = sseJson(event);
+  if (data === undefined) return false;
   if (data.type === 'message_start' && isObject(data.message)) {
     const m = data.message;
     if (typeof m.model === 'string') usage.model = m.model;

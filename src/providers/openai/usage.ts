@@ -1,6 +1,6 @@
 import { isObject } from '../../json.js';
 import { emptyUsage, type Usage } from '../adapter.js';
-import type { SseEvent } from '../sse.js';
+import { type SseEvent, sseJson } from '../sse.js';
 
 type Obj = Record<string, unknown>;
 /** A count the provider reported; anything that is not a non-negative integer counts as absent. */
@@ -75,14 +75,8 @@ function answerText(operation: string, body: Obj): string {
  * usage chunk (`choices: []` with `usage`), which is stripped when the sidecar injected it.
  */
 export function usageFromSse(operation: string, event: SseEvent, usage: Usage): boolean {
-  if (event.data === '' || event.data === '[DONE]') return false;
-  let data: unknown;
-  try {
-    data = JSON.parse(event.data);
-  } catch {
-    return false;
-  }
-  if (!isObject(data)) return false;
+  const data = sseJson(event);
+  if (data === undefined) return false;
   if (operation === 'responses') {
     if (data.type === 'response.output_text.delta' && typeof data.delta === 'string') deliver(usage, data.delta);
     const response = isObject(data.response) ? data.response : undefined;
