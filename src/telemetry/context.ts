@@ -1,6 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Context, type ContextManager, ROOT_CONTEXT } from '@opentelemetry/api';
 
+/** `target` run under `context` whenever it is called (ContextManager.bind, the same for both managers). */
+function bound<T>(manager: ContextManager, context: Context, target: T): T {
+  if (typeof target !== 'function') return target;
+  const fn = target as unknown as (...args: unknown[]) => unknown;
+  return ((...args: unknown[]) => manager.with(context, () => fn(...args))) as unknown as T;
+}
+
 /**
  * Context for synchronous scopes only (what the SDK's exporter needs to suppress its own tracing):
  * no async hooks, so a promise costs nothing extra.
@@ -25,9 +32,7 @@ export class SyncContextManager implements ContextManager {
     }
   }
   bind<T>(context: Context, target: T): T {
-    if (typeof target !== 'function') return target;
-    const fn = target as unknown as (...args: unknown[]) => unknown;
-    return ((...args: unknown[]) => this.with(context, () => fn(...args))) as unknown as T;
+    return bound(this, context, target);
   }
   enable(): this {
     return this;
@@ -59,9 +64,7 @@ export class AsyncContextManager implements ContextManager {
     return this.#storage.run(context, () => fn.call(thisArg, ...args));
   }
   bind<T>(context: Context, target: T): T {
-    if (typeof target !== 'function') return target;
-    const fn = target as unknown as (...args: unknown[]) => unknown;
-    return ((...args: unknown[]) => this.with(context, () => fn(...args))) as unknown as T;
+    return bound(this, context, target);
   }
   /** Makes `context` the active one for the rest of the current async path (the request's). */
   enter(context: Context): void {
