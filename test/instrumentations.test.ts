@@ -5,11 +5,10 @@
  * starts them (the built entry, the telemetry preload).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { waitReady } from './support/child.js';
+import { type ChildTollgate, startChildTollgate, waitReady } from './support/child.js';
 import { attr, type OtlpReceiver, type OtlpSpan, startOtlpReceiver } from './support/otlp.js';
 import { freePort, startRedis, stopRedis } from './support/redis.js';
 import { until } from './support/tollgate.js';
@@ -19,50 +18,13 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const redisMissing = spawnSync('redis-server', ['--version']).error !== undefined;
 if (redisMissing && process.env.CI === 'true') throw new Error('redis-server is not on PATH (required when CI=true)');
 
-interface Sidecar {
-  url: string;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-/** `tollgate serve` as `npm start` runs it (the preload first), with exactly `vars`. */
-async function startSidecar(vars: Record<string, string>): Promise<Sidecar> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', './dist/telemetry/register.js', 'dist/cli.js', 'serve'],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        ENV_FILE: '',
-        STATE_URL: 'memory:',
-        SERVICE_MODE: 'mock',
-        LOG_LEVEL: 'info',
-        ...vars,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+/** `tollgate serve` as `npm start` runs it (the preload first), with the SDK on and `vars`. */
+async function startSidecar(vars: Record<string, string>): Promise<ChildTollgate> {
+  const sidecar = await startChildTollgate(
+    { SERVICE_MODE: 'mock', OTEL_SDK_DISABLED: 'false', ...vars },
+    { entry: 'preloaded' },
   );
-  let text = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    text += d;
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    text += d;
-  });
-  const sidecar = {
-    url: `http://127.0.0.1:${port}`,
-    output: () => text,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
-  await waitReady({ ...sidecar, logs: () => [], signal: () => {} });
+  await waitReady(sidecar);
   return sidecar;
 }
 
