@@ -393,6 +393,42 @@ describe('SqliteStore', () => {
     await store.close();
   });
 
+  it('a batch whose one decide throws (after changing a value in place) commits the others once each', async () => {
+    const path = freshPath();
+    const store = new SqliteStore(path);
+    await store.open();
+    const mistake = new RangeError('bad step');
+    await store.transact({
+      keys: ['n'],
+      decide: () => ({ writes: new Map([['n', { count: 0 }]]), result: undefined }),
+    });
+    const step = (by: number, fail = false) =>
+      store.transact({
+        keys: ['n'],
+        decide: (values) => {
+          const state = values.get('n') as { count: number };
+          // In place, as the hold decisions do: a step that then throws must leave no trace.
+          state.count += by;
+          if (fail) throw mistake;
+          return { writes: new Map([['n', state]]), result: state.count };
+        },
+      });
+    const results = await Promise.allSettled([step(1), step(100, true), step(1), step(1)]);
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? r.value : r.reason)),
+      [1, mistake, 2, 3],
+    );
+    const read = (s: SqliteStore) =>
+      s.transact({ keys: ['n'], decide: (v) => ({ writes: new Map(), result: v.get('n') }) });
+    assert.deepEqual(await read(store), { count: 3 });
+    // What the file holds, not only what this connection remembers.
+    const peer = new SqliteStore(path);
+    await peer.open();
+    assert.deepEqual(await read(peer), { count: 3 });
+    await peer.close();
+    await store.close();
+  });
+
   it('settles rows and their releases in one group commit; a release that throws undoes only itself', async () => {
     const store = new SqliteStore(freshPath());
     await store.open();

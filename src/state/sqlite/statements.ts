@@ -142,19 +142,19 @@ export function toGroup(g: GroupRecord): LedgerGroup {
   };
 }
 
-/** Read-decide-write of one TransactRequest, inside a transaction the caller holds (and `kv.check()`ed). */
+/**
+ * Read-decide-write of one TransactRequest over the view, inside a transaction the caller holds (and
+ * `kv.check()`ed); its writes reach the file at the caller's `kv.flush()`.
+ */
 export function apply<T>(kv: KvView, request: TransactRequest<T>, now: number, wrote: { any: boolean }): T {
   const values = new Map<string, unknown>();
-  for (const key of request.keys) {
-    const found = kv.value(key, now);
-    values.set(key, found === undefined ? undefined : JSON.parse(found));
-  }
+  for (const key of request.keys) values.set(key, kv.value(key, now));
   // Under the same write lock, so spend cannot move between this read and the commit.
   for (const key of request.counters ?? []) values.set(key, kv.counter(key, now));
   const { writes, result } = request.decide(values, now);
   for (const [key, value] of writes) {
     if (value === undefined) kv.delete(key);
-    else kv.put(key, JSON.stringify(value), request.expiresAt?.(key, now) ?? now + DAY);
+    else kv.put(key, value, request.expiresAt?.(key, now) ?? now + DAY);
     wrote.any = true;
   }
   return result;

@@ -22,19 +22,10 @@ interface Booking {
 }
 
 /**
- * Runs one request's step inside the batch's transaction: a failure of its own is its outcome; an
- * SQLite error (disk full, lock lost) fails the whole transaction, as it would have failed the request alone.
+ * One item's step inside the slow form of a batch (a savepoint each): a failure of its own is its
+ * outcome; an SQLite error (disk full, lock lost) fails the whole transaction, as it would have failed
+ * the item alone.
  */
-/** One request's read-decide-write; a failure part-way rolls its savepoint back, so the view forgets. */
-function applyOrForget<T>(kv: KvView, request: TransactRequest<T>, now: number, wrote: { any: boolean }): T {
-  try {
-    return apply(kv, request, now, wrote);
-  } catch (error) {
-    kv.forget();
-    throw error;
-  }
-}
-
 function attempt<O>(step: () => O): Outcome<O> {
   try {
     return { ok: true, value: step() };
@@ -42,6 +33,34 @@ function attempt<O>(step: () => O): Outcome<O> {
     if (error instanceof Database.SqliteError) throw error;
     return { ok: false, error };
   }
+}
+
+/** One request in a savepoint of its own: written at once; a failure part-way rolls the savepoint back, so the view forgets. */
+function applyAndFlush<T>(kv: KvView, request: TransactRequest<T>, now: number, wrote: { any: boolean }): T {
+  try {
+    const result = apply(kv, request, now, wrote);
+    kv.flush();
+    return result;
+  } catch (error) {
+    kv.forget();
+    throw error;
+  }
+}
+
+/**
+ * A batch's write transaction: `fast` runs every item in one transaction without savepoints. When
+ * one item's decide throws, that transaction is rolled back (the view forgets what it decided) and
+ * `slow` runs the batch again with a savepoint per item, so that item alone fails and the others
+ * commit, as they would have one by one. SQLite errors fail the batch.
+ */
+function fastThenSlow<O>(kv: KvView, fast: () => O[], slow: () => Outcome<O>[]): Outcome<O>[] {
+  try {
+    return fast().map((value) => ({ ok: true, value }));
+  } catch (error) {
+    kv.forget();
+    if (error instanceof Database.SqliteError) throw error;
+  }
+  return slow();
 }
 
 export interface SqliteStoreOptions {
@@ -190,17 +209,30 @@ export class SqliteStore implements Store {
   readonly #transacts = new TickBatch<TransactRequest<unknown>, unknown>((requests) => {
     const { db, sql } = this.#ready();
     const clock = this.#now;
-    const wrote = { any: false };
+    let wrote = { any: false };
     // Read the clock once the lock is held: time spent waiting for another process does not count.
     const kv = this.#kv(sql);
-    const one = db.transaction((request: TransactRequest<unknown>) => applyOrForget(kv, request, clock(), wrote));
-    const run = db.transaction(() => {
+    const fast = db.transaction(() => {
+      kv.check();
+      const results = requests.map((request) => apply(kv, request, clock(), wrote));
+      kv.flush();
+      return results;
+    });
+    const one = db.transaction((request: TransactRequest<unknown>) => applyAndFlush(kv, request, clock(), wrote));
+    const slow = db.transaction(() => {
       kv.check();
       return requests.map((request) => attempt(() => one(request)));
     });
     let outcomes: Outcome<unknown>[];
     try {
-      outcomes = run.immediate();
+      outcomes = fastThenSlow(
+        kv,
+        () => fast.immediate(),
+        () => {
+          wrote = { any: false };
+          return slow.immediate();
+        },
+      );
     } catch (error) {
       kv.forget();
       throw this.#fail(error, 'write');
@@ -228,20 +260,32 @@ export class SqliteStore implements Store {
   readonly #bookings = new TickBatch<Booking, boolean>((batch) => {
     const { db, sql } = this.#ready();
     const now = this.#now();
-    const wrote = { any: false };
-    // A savepoint of its own per release: one that throws undoes only itself (the row stays booked,
-    // as record-then-transact would leave it).
+    let wrote = { any: false };
     const kv = this.#kv(sql);
-    const releaseOne = db.transaction((release: TransactRequest<void>) => applyOrForget(kv, release, now, wrote));
-    const run = db.transaction(function record(): Outcome<boolean>[] {
+    const book = ({ row, spend }: Booking): boolean => {
+      if (sql.insertRow.run(toRecord(row)).changes === 0) return false;
+      for (const s of spend) kv.add(s.key, s.nanoUsd, s.expiresAt, now);
+      return true;
+    };
+    const fast = db.transaction(function recordAll(): boolean[] {
       kv.check();
-      return batch.map(({ row, spend, release }) => {
-        let fresh = false;
-        if (sql.insertRow.run(toRecord(row)).changes > 0) {
-          fresh = true;
-          for (const s of spend) kv.add(s.key, s.nanoUsd, s.expiresAt, now);
-        }
-        const released = release === undefined ? undefined : attempt(() => releaseOne(release));
+      const fresh = batch.map((booking) => {
+        const booked = book(booking);
+        if (booking.release !== undefined) apply(kv, booking.release, now, wrote);
+        return booked;
+      });
+      kv.flush();
+      return fresh;
+    });
+    // The slow form: a savepoint of its own per release, so one that throws undoes only itself (the
+    // row stays booked, as record-then-transact would leave it).
+    const releaseOne = db.transaction((release: TransactRequest<void>) => applyAndFlush(kv, release, now, wrote));
+    const slow = db.transaction(function recordEach(): Outcome<boolean>[] {
+      kv.check();
+      return batch.map((booking) => {
+        const fresh = book(booking);
+        kv.flush();
+        const released = booking.release === undefined ? undefined : attempt(() => releaseOne(booking.release!));
         return released?.ok === false ? released : { ok: true, value: fresh };
       });
     });
@@ -249,7 +293,14 @@ export class SqliteStore implements Store {
     try {
       db.pragma('synchronous = FULL');
       try {
-        outcomes = run.immediate();
+        outcomes = fastThenSlow(
+          kv,
+          () => fast.immediate(),
+          () => {
+            wrote = { any: false };
+            return slow.immediate();
+          },
+        );
       } finally {
         db.pragma('synchronous = NORMAL');
       }
