@@ -123,9 +123,34 @@ function meterProvider(options: MetricsOptions): { exporter: PrometheusExporter;
   return { exporter, provider };
 }
 
+/** What a call adds to a counter. */
+type Tally = Pick<Counter, 'add'>;
+
+/**
+ * A counter whose `add` is one Map update: the totals reach the SDK only when a reader collects (an
+ * observable counter, exported exactly as a counter), so a call does not pay the SDK's attribute
+ * hashing (a key sort and a JSON string per add). Attribute objects come from attributeCache, one
+ * per label set, so they key the Map by identity.
+ */
+function tallyCounter(meter: Meter, name: string, description: string): Tally {
+  const totals = new Map<Attributes, number>();
+  meter.createObservableCounter(name, { description }).addCallback(function observeTotals(result) {
+    for (const [attributes, total] of totals) result.observe(total, attributes);
+  });
+  return {
+    add(value, attributes = NO_ATTRIBUTES) {
+      // As Counter.add: a negative or non-finite amount is not counted.
+      if (!(value >= 0) || value === Number.POSITIVE_INFINITY) return;
+      totals.set(attributes, (totals.get(attributes) ?? 0) + value);
+    },
+  };
+}
+
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+
 /** The instruments a finished call adds to: counters, then the GenAI histograms. */
 function callInstruments(meter: Meter) {
-  const counter = (name: string, description: string): Counter => meter.createCounter(name, { description });
+  const counter = (name: string, description: string): Tally => tallyCounter(meter, name, description);
   return {
     requests: counter(METRICS.requests, 'Proxied calls, by how they were served and answered'),
     cost: counter(METRICS.cost, 'Cost in USD of metered calls (mock shadow cost included, served_by="mock")'),
