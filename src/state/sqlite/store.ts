@@ -9,6 +9,7 @@ import { KvView } from './kv-view.js';
 import { migrate } from './schema.js';
 import { apply, prepareStatements, type Statements, toGroup, toRecord, toRow } from './statements.js';
 import { type Outcome, TickBatch } from './tick-batch.js';
+import { applyAndFlush, attempt, fastThenSlow } from './transaction-forms.js';
 import { WalSync } from './wal-sync.js';
 
 /** Expired kv/counter rows are swept after this many writes (and at open), never on every call. */
@@ -21,48 +22,6 @@ interface Booking {
   row: LedgerRow;
   spend: readonly SpendIncrement[];
   release: TransactRequest<void> | undefined;
-}
-
-/**
- * One item's step inside the slow form of a batch (a savepoint each): a failure of its own is its
- * outcome; an SQLite error (disk full, lock lost) fails the whole transaction, as it would have failed
- * the item alone.
- */
-function attempt<O>(step: () => O): Outcome<O> {
-  try {
-    return { ok: true, value: step() };
-  } catch (error) {
-    if (error instanceof Database.SqliteError) throw error;
-    return { ok: false, error };
-  }
-}
-
-/** One request in a savepoint of its own: written at once; a failure part-way rolls the savepoint back, so the view forgets. */
-function applyAndFlush<T>(kv: KvView, request: TransactRequest<T>, now: number, wrote: { any: boolean }): T {
-  try {
-    const result = apply(kv, request, now, wrote);
-    kv.flush();
-    return result;
-  } catch (error) {
-    kv.forget();
-    throw error;
-  }
-}
-
-/**
- * A batch's write transaction: `fast` runs every item in one transaction without savepoints. When
- * one item's decide throws, that transaction is rolled back (the view forgets what it decided) and
- * `slow` runs the batch again with a savepoint per item, so that item alone fails and the others
- * commit, as they would have one by one. SQLite errors fail the batch.
- */
-function fastThenSlow<O>(kv: KvView, fast: () => O[], slow: () => Outcome<O>[]): Outcome<O>[] {
-  try {
-    return fast().map((value) => ({ ok: true, value }));
-  } catch (error) {
-    kv.forget();
-    if (error instanceof Database.SqliteError) throw error;
-  }
-  return slow();
 }
 
 export interface SqliteStoreOptions {
