@@ -393,39 +393,6 @@ describe('SqliteStore', () => {
     await store.close();
   });
 
-  it('resolves a booking only once the WAL is synced, and keeps serving admissions while the disk is slow', async () => {
-    let release: (() => void) | undefined;
-    let syncs = 0;
-    const store = new SqliteStore(freshPath(), {
-      datasync: (file) => {
-        syncs += 1;
-        if (syncs === 1) return file.datasync();
-        // The second sync (the booking's) waits until the test lets it go: a disk that stalls.
-        return new Promise<void>((resolve) => {
-          release = resolve;
-        }).then(() => file.datasync());
-      },
-    });
-    await store.open();
-    await store.record(row({ costNanoUsd: 1 }), []);
-    let booked = false;
-    const booking = store.record(row({ costNanoUsd: 2 }), []).then((fresh) => {
-      booked = fresh;
-    });
-    // Meanwhile admissions read and write state: neither the event loop nor the write lock waits on the disk.
-    const seen = await store.transact({
-      keys: ['k'],
-      decide: () => ({ writes: new Map([['k', 1]]), result: 'admitted' }),
-    });
-    assert.equal(seen, 'admitted');
-    assert.equal(syncs, 2, 'the booking asked for its sync');
-    assert.equal(booked, false, 'a booking is not done before its row is on disk');
-    release?.();
-    await booking;
-    assert.equal(booked, true);
-    await store.close();
-  });
-
   it('a batch whose one decide throws (after changing a value in place) commits the others once each', async () => {
     const path = freshPath();
     const store = new SqliteStore(path);

@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { LedgerGroup, LedgerQuery, LedgerRow, SettleOp, SpendIncrement } from '../types.js';
@@ -10,7 +9,6 @@ import { migrate } from './schema.js';
 import { apply, prepareStatements, type Statements, toGroup, toRecord, toRow } from './statements.js';
 import { type Outcome, TickBatch } from './tick-batch.js';
 import { applyAndFlush, attempt, fastThenSlow } from './transaction-forms.js';
-import { WalSync } from './wal-sync.js';
 
 /** Expired kv/counter rows are swept after this many writes (and at open), never on every call. */
 const PURGE_EVERY = 500;
@@ -38,8 +36,6 @@ export interface SqliteStoreOptions {
    * Lets an operator bound the ledger, and tests rehearse a full disk without a small filesystem.
    */
   maxSizeBytes?: number;
-  /** The WAL's fsync (tests hold it to show what waits for it and what does not). */
-  datasync?: (file: FileHandle) => Promise<void>;
 }
 
 /**
@@ -51,10 +47,8 @@ export interface SqliteStoreOptions {
  * Durability: bucket and hold state commits with `synchronous=NORMAL` (in WAL mode that survives a
  * killed process; a power cut may lose the last moments of limit state, which errs towards more
  * capacity, never lost money). Ledger rows are group-committed: rows recorded in the same tick share
- * one transaction, and `record` resolves once the WAL holding it is fsynced (WalSync: on the thread
- * pool, one sync shared by every batch committed meanwhile, so the event loop never waits on the
- * disk), through SIGKILL or power loss. Without WAL (a filesystem that cannot share memory) the batch
- * commits with `synchronous=FULL` instead.
+ * one transaction committed with `synchronous=FULL`, so a row is fsynced when `record` resolves,
+ * through SIGKILL or power loss, at the cost of one fsync per batch instead of per row.
  *
  * @example
  * const store = new SqliteStore('./data/tollgate.db');
@@ -72,8 +66,6 @@ export class SqliteStore implements Store {
   #writesSincePurge = 0;
   #failure: { status: 'warn' | 'fail'; output: string } | undefined;
   #rowCount: { n: number; at: number } | undefined;
-  /** Makes booked rows durable off the event loop (WAL mode); undefined: the batch commits with synchronous=FULL. */
-  #walSync: WalSync | undefined;
   /** What this connection knows of the kv and counter rows (see KvView), for the statements it was made with. */
   #view: KvView | undefined;
 
@@ -93,7 +85,7 @@ export class SqliteStore implements Store {
       db = new Database(this.#path, { readonly, fileMustExist: readonly });
       // Set before anything that locks, so a sidecar starting beside a busy one waits instead of failing.
       db.pragma(`busy_timeout = ${Math.trunc(this.#options.busyTimeoutMs ?? 5000)}`);
-      const wal = !readonly && !inMemory && db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+      if (!readonly) db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       if (this.#options.maxSizeBytes !== undefined) {
         const pageSize = db.pragma('page_size', { simple: true }) as number;
@@ -102,7 +94,6 @@ export class SqliteStore implements Store {
       migrate(db, this.#path);
       this.#db = db;
       this.#sql = prepareStatements(db);
-      this.#walSync = wal ? new WalSync(this.#path, this.#options.datasync) : undefined;
       this.#closed = false;
     } catch (error) {
       db?.close();
@@ -211,7 +202,7 @@ export class SqliteStore implements Store {
 
   async record(row: LedgerRow, spend: readonly SpendIncrement[]): Promise<boolean> {
     this.#ready();
-    return this.#durable(await this.#bookings.submit({ row, spend, release: undefined }));
+    return this.#bookings.submit({ row, spend, release: undefined });
   }
 
   /** The row and the release of the call's holds in the row's group commit: one write transaction, not two. */
@@ -221,23 +212,7 @@ export class SqliteStore implements Store {
       if (release !== undefined) await this.transact(release);
       return false;
     }
-    return this.#durable(await this.#bookings.submit({ row: op.row, spend: op.spend, release }));
-  }
-
-  /** Resolves `value` once the rows committed so far are on disk. */
-  async #durable<T>(value: T): Promise<T> {
-    const walSync = this.#walSync;
-    if (walSync === undefined) return value;
-    try {
-      await walSync.synced();
-    } catch (error) {
-      const message = `state store write failed: the ledger could not be synced to disk (${this.#path}): ${
-        error instanceof Error ? error.message : String(error)
-      }`;
-      this.#failure = { status: 'fail', output: message };
-      throw new StoreUnavailableError(message, { cause: error });
-    }
-    return value;
+    return this.#bookings.submit({ row: op.row, spend: op.spend, release });
   }
 
   /** Commits every row recorded in one tick in one fsynced transaction (with the releases settled with them). */
@@ -275,8 +250,7 @@ export class SqliteStore implements Store {
     });
     let outcomes: Outcome<boolean>[];
     try {
-      const fsyncNow = this.#walSync === undefined;
-      if (fsyncNow) db.pragma('synchronous = FULL');
+      db.pragma('synchronous = FULL');
       try {
         outcomes = fastThenSlow(
           kv,
@@ -287,7 +261,7 @@ export class SqliteStore implements Store {
           },
         );
       } finally {
-        if (fsyncNow) db.pragma('synchronous = NORMAL');
+        db.pragma('synchronous = NORMAL');
       }
     } catch (error) {
       kv.forget();
@@ -355,9 +329,6 @@ export class SqliteStore implements Store {
     this.#closed = true;
     this.#rowCount = undefined;
     this.#failure = undefined;
-    const walSync = this.#walSync;
-    this.#walSync = undefined;
-    await walSync?.close();
     // Closing checkpoints the WAL into the main file when this is the last connection.
     if (db?.open) db.close();
   }
