@@ -168,7 +168,8 @@ export class SqliteStore implements Store {
   readonly #transacts = new TickBatch<TransactRequest<unknown>, unknown>((requests) => {
     const { db, sql } = this.#ready();
     const clock = this.#now;
-    let wrote = { any: false };
+    // Set when a decision wrote, in either form (a rolled-back fast form only over-reports: it is a hint).
+    const wrote = { any: false };
     // Read the clock once the lock is held: time spent waiting for another process does not count.
     const kv = this.#kv(sql);
     const fast = db.transaction(() => {
@@ -187,10 +188,7 @@ export class SqliteStore implements Store {
       outcomes = fastThenSlow(
         kv,
         () => fast.immediate(),
-        () => {
-          wrote = { any: false };
-          return slow.immediate();
-        },
+        () => slow.immediate(),
       );
     } catch (error) {
       kv.forget();
@@ -219,7 +217,8 @@ export class SqliteStore implements Store {
   readonly #bookings = new TickBatch<Booking, boolean>((batch) => {
     const { db, sql } = this.#ready();
     const now = this.#now();
-    let wrote = { any: false };
+    // Set when a decision wrote, in either form (a rolled-back fast form only over-reports: it is a hint).
+    const wrote = { any: false };
     const kv = this.#kv(sql);
     const book = ({ row, spend }: Booking): boolean => {
       if (sql.insertRow.run(toRecord(row)).changes === 0) return false;
@@ -255,10 +254,7 @@ export class SqliteStore implements Store {
         outcomes = fastThenSlow(
           kv,
           () => fast.immediate(),
-          () => {
-            wrote = { any: false };
-            return slow.immediate();
-          },
+          () => slow.immediate(),
         );
       } finally {
         db.pragma('synchronous = NORMAL');
