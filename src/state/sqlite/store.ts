@@ -156,9 +156,9 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Read-decide-write of one request. Requests made in the same tick share one write transaction,
-   * each in a savepoint of its own (one whose decide throws undoes only itself): one lock and one
-   * commit for a burst of admissions instead of one each.
+   * Read-decide-write of one request. Requests made in the same tick share one write transaction
+   * (one lock, one commit, each key written once for a burst of admissions); one whose decide throws
+   * undoes only itself (transaction-forms.ts).
    */
   async transact<T>(request: TransactRequest<T>): Promise<T> {
     this.#ready();
