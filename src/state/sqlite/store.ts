@@ -191,7 +191,6 @@ export class SqliteStore implements Store {
         () => slow.immediate(),
       );
     } catch (error) {
-      kv.forget();
       throw this.#fail(error, 'write');
     }
     if (wrote.any) this.#wrote();
@@ -260,7 +259,6 @@ export class SqliteStore implements Store {
         db.pragma('synchronous = NORMAL');
       }
     } catch (error) {
-      kv.forget();
       throw this.#fail(error, 'write');
     }
     const fresh = outcomes.filter((o) => o.ok && o.value).length;

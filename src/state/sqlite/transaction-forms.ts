@@ -38,7 +38,8 @@ export function applyAndFlush<T>(kv: KvView, request: TransactRequest<T>, now: n
  * A batch's write transaction: `fast` runs every item in one transaction without savepoints. When
  * one item's decide throws, that transaction is rolled back (the view forgets what it decided) and
  * `slow` runs the batch again with a savepoint per item, so that item alone fails and the others
- * commit, as they would have one by one. SQLite errors fail the batch.
+ * commit, as they would have one by one. SQLite errors fail the batch; whatever did not commit, the
+ * view has forgotten when this throws.
  */
 export function fastThenSlow<O>(kv: KvView, fast: () => O[], slow: () => Outcome<O>[]): Outcome<O>[] {
   try {
@@ -47,5 +48,10 @@ export function fastThenSlow<O>(kv: KvView, fast: () => O[], slow: () => Outcome
     kv.forget();
     if (error instanceof Database.SqliteError) throw error;
   }
-  return slow();
+  try {
+    return slow();
+  } catch (error) {
+    kv.forget();
+    throw error;
+  }
 }
