@@ -126,6 +126,8 @@ function meterProvider(options: MetricsOptions): { exporter: PrometheusExporter;
 /** What a call adds to a counter. */
 type Tally = Pick<Counter, 'add'>;
 
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+
 /**
  * A counter whose `add` is one Map update: the totals reach the SDK only when a reader collects (an
  * observable counter, exported exactly as a counter), so a call does not pay the SDK's attribute
@@ -140,13 +142,11 @@ function tallyCounter(meter: Meter, name: string, description: string): Tally {
   return {
     add(value, attributes = NO_ATTRIBUTES) {
       // As Counter.add: a negative or non-finite amount is not counted.
-      if (!(value >= 0) || value === Number.POSITIVE_INFINITY) return;
+      if (!Number.isFinite(value) || value < 0) return;
       totals.set(attributes, (totals.get(attributes) ?? 0) + value);
     },
   };
 }
-
-const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
 /** The instruments a finished call adds to: counters, then the GenAI histograms. */
 function callInstruments(meter: Meter) {
