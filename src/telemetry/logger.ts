@@ -38,6 +38,17 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
 }
 
+/** What the mixin adds to a line that has its trace already, or is written outside any. */
+const NO_TRACE: Readonly<Record<string, never>> = Object.freeze({});
+
+/**
+ * The line with its trace ids. pino's default copies every field of the line into the mixin's
+ * object; with nothing to add (the request line, 2–3 % of a proxied call's bytes) the line goes as it is.
+ */
+function withTrace(line: object, trace: object): object {
+  return trace === NO_TRACE ? line : Object.assign(trace, line);
+}
+
 export function createLogger({ level, destination, base = {} }: LoggerOptions): Logger {
   return pino(
     {
@@ -47,12 +58,13 @@ export function createLogger({ level, destination, base = {} }: LoggerOptions): 
       timestamp: pino.stdTimeFunctions.isoTime,
       // Every line written inside a request carries its trace (the request line sets them itself).
       mixin(merge: object) {
-        if ('trace_id' in merge) return {};
+        if ('trace_id' in merge) return NO_TRACE;
         const span = trace.getActiveSpan();
-        if (span === undefined) return {};
+        if (span === undefined) return NO_TRACE;
         const c = span.spanContext();
         return { trace_id: c.traceId, span_id: c.spanId };
       },
+      mixinMergeStrategy: withTrace,
       formatters: { level: (label) => ({ level: label }) },
       hooks: {
         // A key can hide in an error message or a free-text field; scrub every string argument.
