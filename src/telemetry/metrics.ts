@@ -72,18 +72,30 @@ function boundedLabel(cap: number): (value: string) => string {
   };
 }
 
+/** Label values to attribute objects, one level per label (the leaves are the attribute objects). */
+type Level = Map<string, Level | Attributes>;
+
+function below(level: Level, value: string): Level {
+  let next = level.get(value) as Level | undefined;
+  if (next === undefined) {
+    next = new Map();
+    level.set(value, next);
+  }
+  return next;
+}
+
 /**
  * One frozen attribute object per label combination, so recording a call allocates no objects
- * for combinations already seen (fixed parameters rather than a rest array for the same reason).
- * Label values are bounded, so the cache is too.
+ * for combinations already seen: fixed parameters rather than a rest array, and a lookup per label
+ * rather than a key string built per call. Label values are bounded, so the cache is too.
  */
 function attributeCache(
   names: readonly string[],
 ): (a: string, b?: string, c?: string, d?: string, e?: string) => Attributes {
-  const cache = new Map<string, Attributes>();
+  const root: Level = new Map();
   return function attributes(a, b = '', c = '', d = '', e = '') {
-    const key = `${a}\u0000${b}\u0000${c}\u0000${d}\u0000${e}`;
-    let attrs = cache.get(key);
+    const leaves = below(below(below(below(root, a), b), c), d);
+    let attrs = leaves.get(e) as Attributes | undefined;
     if (attrs === undefined) {
       const values = [a, b, c, d, e];
       const built: Attributes = {};
@@ -92,7 +104,7 @@ function attributeCache(
         if (values[i]) built[name] = values[i];
       });
       attrs = Object.freeze(built);
-      cache.set(key, attrs);
+      leaves.set(e, attrs);
     }
     return attrs;
   };
