@@ -1,7 +1,6 @@
-import type { OutgoingHttpHeaders } from 'node:http';
 import { bodyBytes, paced, type Recording } from '../recording/index.js';
 import type { Exchange } from './exchange.js';
-import type { Reply } from './reply.js';
+import { headerCopy, type Reply } from './reply.js';
 
 /**
  * Stage 4, a stored answer's side (a recording in REPLAY, a cache hit): the recorded status, headers
@@ -9,7 +8,7 @@ import type { Reply } from './reply.js';
  * It then goes through delivery like any answer, so it is metered from the usage it carries.
  */
 export function storedReply(x: Exchange, r: Recording): Reply {
-  const headers: OutgoingHttpHeaders = { ...r.headers };
+  const headers = headerCopy(r.headers);
   if ('events' in r.body) {
     return {
       status: r.status,
