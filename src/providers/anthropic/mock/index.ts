@@ -78,9 +78,11 @@ export function createAnthropicMock(settings: () => MockSettings, now: () => num
       const latency = high > low ? Math.round(low + draw.next() * (high - low)) : Math.max(0, low);
       const fails = current.errorRate > 0 && draw.next() < current.errorRate;
       // A worker that hangs up during the latency: reject with the signal's reason, answer nothing.
-      if (latency > 0)
+      // Without a wait the signal is not read (the proxy makes it on first read, and checks a hang-up itself).
+      if (latency > 0) {
         await sleep(latency, undefined, { signal: call.signal }).catch(() => call.signal.throwIfAborted());
-      call.signal.throwIfAborted();
+        call.signal.throwIfAborted();
+      }
       if (fails) return errorReply(500, 'api_error', 'Internal server error');
       return operation(call, current, cache);
     },

@@ -54,16 +54,17 @@ export interface LlamaParseMock extends ProviderMock {
   close(): void;
 }
 
-async function waitLatency(ctx: MockContext, signal: AbortSignal): Promise<void> {
+async function waitLatency(ctx: MockContext, call: MockCall): Promise<void> {
   const [min, max] = ctx.settings().latencyMs;
   if (max <= 0) return;
   const ms = Math.round(min + (max - min) * ctx.latencyRandom());
-  if (ms > 0) await sleep(ms, undefined, { signal });
+  // The signal is read only for a wait (the proxy makes it on first read).
+  if (ms > 0) await sleep(ms, undefined, { signal: call.signal });
 }
 
 /** Answers one call after the configured latency; refusals thrown by a handler become replies. */
 async function handle(ctx: MockContext, call: MockCall): Promise<ProviderReply> {
-  await waitLatency(ctx, call.signal);
+  await waitLatency(ctx, call);
   try {
     return await dispatch(ctx, call);
   } catch (error) {

@@ -38,13 +38,10 @@ const SERVER_ERROR = openaiErrorBody(
   null,
 );
 
-async function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0) {
-    signal.throwIfAborted();
-    return;
-  }
-  // Rejects with the signal's reason when the worker hangs up: the caller stops, nothing is answered.
-  await sleep(ms, undefined, { signal });
+/** Rejects with the signal's reason when the worker hangs up: the caller stops, nothing is answered. */
+async function sleepFor(ms: number, call: MockCall): Promise<void> {
+  // Without a wait the signal is not read (the proxy makes it on first read, and checks a hang-up itself).
+  if (ms > 0) await sleep(ms, undefined, { signal: call.signal });
 }
 
 /**
@@ -75,7 +72,7 @@ export function createOpenAIMock(settings: () => MockSettings, now: () => number
         if (high > low) latency = draw.int(Math.max(0, low), high);
         fails = draw.next() < current.errorRate;
       }
-      await sleepFor(latency, call.signal);
+      await sleepFor(latency, call);
       if (fails) return jsonReply(500, SERVER_ERROR, startedAt, now);
 
       const ctx: MockContext = {
@@ -83,7 +80,9 @@ export function createOpenAIMock(settings: () => MockSettings, now: () => number
         streamChunkDelayMs: current.streamChunkDelayMs,
         startedAt,
         now,
-        signal: call.signal,
+        get signal() {
+          return call.signal;
+        },
       };
       return operation(call, ctx);
     },
