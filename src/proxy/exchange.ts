@@ -5,7 +5,7 @@ import type { ProviderAdapter, RouteSpec } from '../providers/index.js';
 import type { CallRecord } from './call.js';
 import type { ProxyDeps } from './deps.js';
 import { Sink } from './sink.js';
-import { classify, UpstreamFailure } from './upstream.js';
+import { classify, UpstreamAbort, UpstreamFailure } from './upstream.js';
 
 /**
  * Cancellation of one call. Controllers are made only when something can be cancelled (a mock answer,
@@ -14,7 +14,7 @@ import { classify, UpstreamFailure } from './upstream.js';
  */
 export class Cancel {
   #mock: AbortController | undefined;
-  #upstream: AbortController | undefined;
+  #upstream: UpstreamAbort | undefined;
   constructor(readonly call: CallRecord) {}
 
   /** The worker closed the connection before the answer was complete. */
@@ -31,8 +31,8 @@ export class Cancel {
   }
 
   /** A new controller for an upstream request (its timeout aborts it through this controller). */
-  upstream(): AbortController {
-    this.#upstream = new AbortController();
+  upstream(): UpstreamAbort {
+    this.#upstream = new UpstreamAbort();
     if (this.call.aborted) this.#upstream.abort();
     return this.#upstream;
   }
@@ -40,7 +40,7 @@ export class Cancel {
   /** An upstream body that failed before anything reached the worker: a transport failure like any other. */
   bodyFailure(e: unknown): unknown {
     if (e instanceof TollgateError || e instanceof UpstreamFailure) return e;
-    const timedOut = this.#upstream?.signal.aborted === true && !this.call.aborted;
+    const timedOut = this.#upstream?.aborted === true && !this.call.aborted;
     return classify(e, timedOut) ?? e;
   }
 }

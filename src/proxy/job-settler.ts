@@ -5,6 +5,7 @@ import type { LedgerRow } from '../state/index.js';
 import { collect } from './body.js';
 import type { ProxyDeps } from './deps.js';
 import { mockReply, type Reply } from './reply.js';
+import { UpstreamAbort } from './upstream.js';
 
 /** How the sidecar settled a job nobody read: the ledger row's operation says so. */
 export type SettledBy = 'parse.settled.sidecar' | 'parse.settled.expired';
@@ -127,7 +128,7 @@ export class JobSettler {
         path,
         headers: { ...adapter.authHeaders(target.apiKey), accept: 'application/json', 'accept-encoding': 'identity' },
         body: null,
-        abort: new AbortController(),
+        abort: new UpstreamAbort(),
       },
     );
     return { status: res.status, text: await textOf(res.body) };

