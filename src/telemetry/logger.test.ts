@@ -1,30 +1,9 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { type Context, type ContextManager, context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { SyncContextManager } from './context.js';
 import { createLogger } from './logger.js';
-
-/** Synchronous context for the test: what `with` runs sees the context it was given. */
-class StackContext implements ContextManager {
-  #stack: Context[] = [];
-  active = () => this.#stack.at(-1) ?? ROOT_CONTEXT;
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
-    ctx: Context,
-    fn: F,
-    thisArg?: ThisParameterType<F>,
-    ...args: A
-  ): ReturnType<F> {
-    this.#stack.push(ctx);
-    try {
-      return fn.call(thisArg, ...args);
-    } finally {
-      this.#stack.pop();
-    }
-  }
-  bind = <T>(_ctx: Context, target: T) => target;
-  enable = () => this;
-  disable = () => this;
-}
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -40,7 +19,7 @@ function capture() {
 const SPAN = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 };
 
 describe('createLogger: trace ids on lines', () => {
-  before(() => context.setGlobalContextManager(new StackContext()));
+  before(() => context.setGlobalContextManager(new SyncContextManager()));
   after(() => context.disable());
 
   it('a line written inside a span carries its trace and span ids beside its own fields', () => {
