@@ -8,9 +8,9 @@ import { Sink } from './sink.js';
 import { classify, UpstreamAbort, UpstreamFailure } from './upstream.js';
 
 /**
- * Cancellation of one call. Controllers are made only when something can be cancelled (a mock answer,
- * an upstream call); the upstream call has its own, so its timeout does not cancel a mock fallback.
- * The worker going away aborts both.
+ * Cancellation of one call. Controllers are made only when something can be cancelled (a mock that
+ * reads its signal to wait or stream, an upstream call); the upstream call has its own, so its timeout
+ * does not cancel a mock fallback. The worker going away aborts both.
  */
 export class Cancel {
   #mock: AbortController | undefined;
