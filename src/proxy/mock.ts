@@ -9,12 +9,11 @@ import { mockReply, type Reply } from './reply.js';
  * HYBRID call that failed over is read again from its file; else the mock reads the request as it comes.
  */
 export async function askMock(x: Exchange, req: Request, spooled: Spooled | undefined): Promise<Reply> {
-  const { adapter, route, incoming, call } = x;
+  const { adapter, route, incoming, call, cancel } = x;
   // Pass-through paths have no mock: they exist only at the provider.
   if (route.operation === 'passthrough') throw notFound(call.method, call.path);
   const file = spooled ?? req.spooled;
   const body = req.streamed ? (file ? file.open() : cappedBody(incoming, req.uploadCap)) : undefined;
-  const { cancel } = x;
   const reply = await x.deps.mocks[adapter.name].handle({
     operation: route.operation,
     method: call.method,

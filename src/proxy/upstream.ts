@@ -31,11 +31,6 @@ export class UpstreamAbort extends EventEmitter {
   aborted = false;
   reason: unknown = undefined;
 
-  /** What undici listens to: this emitter. */
-  get signal(): this {
-    return this;
-  }
-
   /** Aborts the request (undici rejects with `reason`, or its own AbortError without one). */
   abort(reason?: unknown): void {
     if (this.aborted) return;
@@ -143,7 +138,7 @@ export class Upstreams {
         path: basePath + req.path,
         headers: req.headers,
         body: req.body,
-        signal: req.abort.signal,
+        signal: req.abort,
         headersTimeout: target.timeoutMs,
         bodyTimeout: target.timeoutMs,
       });
