@@ -242,7 +242,8 @@ export class SqliteStore implements Store {
       return batch.map((booking) => {
         const fresh = book(booking);
         kv.flush();
-        const released = booking.release === undefined ? undefined : attempt(() => releaseOne(booking.release!));
+        const { release } = booking;
+        const released = release === undefined ? undefined : attempt(() => releaseOne(release));
         return released?.ok === false ? released : { ok: true, value: fresh };
       });
     });
